@@ -1,0 +1,96 @@
+// The configuration file of SPEC §3, loaded and validated with toml++.
+//
+// load_config never throws for a bad file: it returns every problem it finds
+// as FILE:LINE:COL errors. Secrets are never read here (only their `*_file`
+// paths or `*_env` names are kept); read_secret resolves them when needed.
+#pragma once
+
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "daemon/engine/policy.h"
+#include "daemon/engine/time_point.h"
+
+namespace keywarden {
+
+struct ConfigError {
+  std::string file;
+  long line = 0;    // 1-based; 0 when the file itself is the problem
+  long column = 0;
+  std::string message;
+
+  // "FILE:LINE:COL: message" (or "FILE: message" without a position).
+  std::string format() const;
+};
+
+// Where a secret comes from: exactly one of `file` (absolute after loading)
+// or `env` is set.
+struct SecretRef {
+  std::filesystem::path file;
+  std::string env;
+  bool empty() const { return file.empty() && env.empty(); }
+};
+
+struct DaemonConfig {
+  std::filesystem::path state_dir = "/var/lib/keywarden";
+  std::string listen = "127.0.0.1:9750";  // host:port; [v6]:port
+  std::filesystem::path tls_cert;
+  std::filesystem::path tls_key;
+  Duration reconcile_interval{300};
+  std::string log_level = "info";   // debug | info | warn | error
+  std::string log_format = "text";  // text | json
+};
+
+struct PaletteConfig {
+  std::string endpoint = "https://api.spectrocloud.com";
+  SecretRef api_key;
+  std::filesystem::path ca_file;
+  double requests_per_second = 5;
+  Duration timeout{30};
+};
+
+// One [[source]]. Type-specific keys are validated by type (SPEC §3 table) and
+// kept as strings: `*_file` and `path`-like keys are absolute paths,
+// durations are validated but kept in their text form (see duration()).
+struct SourceConfig {
+  std::string name;
+  std::string type;  // file | scim | okta | entra | keycloak | ssf | saml
+  std::map<std::string, std::string> settings;
+
+  // settings[key] or `fallback`.
+  std::string get(const std::string& key, const std::string& fallback = "") const;
+  // The secret named by `<base>_file` / `<base>_env` (e.g. base "token").
+  SecretRef secret(const std::string& base) const;
+  // settings[key] parsed as a duration, or `fallback`.
+  Duration duration(const std::string& key, Duration fallback) const;
+};
+
+struct Config {
+  std::filesystem::path file;  // the config file, absolute
+  DaemonConfig daemon;
+  PaletteConfig palette;
+  Policy policy;
+  SafetyLimits safety;
+  std::vector<SourceConfig> sources;
+};
+
+struct ConfigLoadResult {
+  std::optional<Config> config;     // set when errors is empty
+  std::vector<ConfigError> errors;  // in file order
+};
+
+ConfigLoadResult load_config(const std::filesystem::path& file);
+
+// "<n>s|m|h|d". With `allow_off`, "off" and "never" give nullopt. Returns
+// false on anything else.
+bool parse_duration(std::string_view text, bool allow_off, std::optional<Duration>& out);
+
+// Reads a secret from its file (trailing newline and whitespace trimmed) or
+// environment variable. Throws std::runtime_error naming the file or variable,
+// never the value, when it is missing or empty.
+std::string read_secret(const SecretRef& ref);
+
+}  // namespace keywarden

@@ -1,0 +1,37 @@
+// Palette's side of the picture, as the Palette client reads it. Only the
+// Palette client knows Palette's JSON; everyone else sees these structs.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/engine/time_point.h"
+
+namespace keywarden {
+
+struct PaletteKey {
+  std::string uid;
+  std::string name;
+  std::string owner_uid;  // spec.user.uid
+  bool active = true;     // status.isActive
+  Timestamp created_at{};
+  std::optional<Timestamp> expiry;  // spec.expiry; nullopt when absent or zero time
+};
+
+struct PaletteUser {
+  std::string uid;
+  std::string email;  // normalized spec.emailId
+  bool active = true;
+};
+
+// One consistent read of Palette: who we are, every user, every key.
+struct PaletteInventory {
+  std::string self_user_uid;  // GET /v1/users/info userUid
+  std::string tenant_uid;
+  std::vector<PaletteKey> keys;
+  std::unordered_map<std::string, PaletteUser> users_by_uid;
+};
+
+}  // namespace keywarden

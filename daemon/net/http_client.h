@@ -1,0 +1,65 @@
+// An asynchronous HTTP/1.1 client on Beast for one origin, with keep-alive.
+//
+// One HttpClient holds at most one connection and sends one request at a
+// time (callers serialize; the Palette client paces anyway). TLS verifies the
+// peer against the system store plus an optional CA file, and checks the host
+// name (SNI set). Every request is bounded by `timeout`. Connection errors and
+// timeouts throw boost::system::system_error; an HTTP status is never an
+// exception. The connection is re-opened on the next request after an error
+// or a `Connection: close`.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "daemon/net/url.h"
+
+namespace keywarden {
+
+struct HttpRequest {
+  std::string method = "GET";  // "GET" | "PUT" | "POST" | "PATCH" | "DELETE"
+  std::string target;          // path + query
+  std::map<std::string, std::string> headers;  // Host and Content-Length are set for you
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+
+  // The header value, or "" when absent. `name` in lower case.
+  std::string header(const std::string& name) const;
+};
+
+struct TlsOptions {
+  std::string ca_file;  // extra PEM bundle; empty: system store only
+  bool verify = true;
+};
+
+class HttpClient {
+ public:
+  // `origin` gives scheme, host and port; its target is ignored.
+  HttpClient(boost::asio::any_io_executor executor, Url origin, TlsOptions tls,
+             std::chrono::milliseconds timeout, size_t max_body_bytes = 64 * 1024 * 1024);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  boost::asio::awaitable<HttpResponse> send(HttpRequest request);
+
+  // Drops the connection (the next send opens a new one).
+  void close();
+
+  const Url& origin() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keywarden

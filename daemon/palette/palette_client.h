@@ -1,0 +1,91 @@
+// The Palette REST client: the only code that knows Palette's JSON and paths
+// (reference/palette-api.md).
+//
+// Tenant scope only: it sends the `ApiKey` header and never a `ProjectUid`.
+// Every request waits for its slot at `requests_per_second` (retries too), so
+// the sustained rate never exceeds it. 429, 5xx and connection errors are
+// retried with exponential backoff and full jitter, honouring Retry-After
+// (seconds or an HTTP date), up to `max_attempts` attempts in all. The API key
+// never appears in an exception message or a log line.
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "daemon/engine/palette_inventory.h"
+
+namespace keywarden {
+
+struct PaletteClientOptions {
+  std::string endpoint;  // "https://api.spectrocloud.com" (http:// only for local testing)
+  std::string api_key;   // secret
+  std::string ca_file;
+  double requests_per_second = 5;
+  std::chrono::milliseconds timeout{30000};  // per request
+  int max_attempts = 8;
+  std::chrono::milliseconds backoff_base{250};
+  std::chrono::milliseconds backoff_max{30000};
+};
+
+// A read or mutation that could not be completed: a non-retryable answer, or
+// retries exhausted. `http_status` is 0 for connection-level failures.
+class PaletteError : public std::runtime_error {
+ public:
+  PaletteError(const std::string& what, int http_status, std::string code, int attempts)
+      : std::runtime_error(what), http_status_(http_status), code_(std::move(code)), attempts_(attempts) {}
+  int http_status() const { return http_status_; }
+  const std::string& code() const { return code_; }  // V1Error code, if any
+  int attempts() const { return attempts_; }
+  // True when retrying later may succeed (429, 5xx, connection errors).
+  bool transient() const { return http_status_ == 0 || http_status_ == 429 || http_status_ >= 500; }
+
+ private:
+  int http_status_;
+  std::string code_;
+  int attempts_;
+};
+
+// The outcome of a successful mutation. A 404 counts as done (already gone).
+struct MutationResult {
+  int http_status = 0;
+  int attempts = 0;
+};
+
+struct PaletteClientStats {
+  long requests = 0;      // HTTP exchanges attempted
+  long retries = 0;
+  long throttled = 0;     // 429 answers
+  long server_errors = 0; // 5xx answers
+  long connection_errors = 0;
+};
+
+class PaletteClient {
+ public:
+  PaletteClient(boost::asio::any_io_executor executor, PaletteClientOptions options);
+  ~PaletteClient();
+  PaletteClient(const PaletteClient&) = delete;
+  PaletteClient& operator=(const PaletteClient&) = delete;
+
+  // GET /v1/users/info, GET /v1/users (limit=50, following `continue`), and
+  // GET /v1/apiKeys (following listmeta.continue if it ever appears).
+  // Throws PaletteError on failure: a partial inventory is never returned.
+  boost::asio::awaitable<PaletteInventory> read_inventory();
+
+  // PUT /v1/apiKeys/{uid}/state with {"isActive": false|true}, always written out.
+  boost::asio::awaitable<MutationResult> set_key_active(std::string key_uid, bool active);
+  // DELETE /v1/apiKeys/{uid}.
+  boost::asio::awaitable<MutationResult> delete_key(std::string key_uid);
+
+  const PaletteClientStats& stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keywarden

@@ -1,0 +1,195 @@
+// keywarden's state in SQLite: the only code that speaks SQL.
+//
+// One Store owns one connection to STATE_DIR/keywarden.db in WAL mode with
+// synchronous=FULL: when a mutating method returns, its change is durable.
+// Each mutating method is one transaction. A Store is not thread-safe: use it
+// from one thread (the Asio thread in the daemon). Every method throws
+// StoreError on an SQLite failure; nothing fails silently.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "daemon/engine/identity.h"
+#include "daemon/engine/plan.h"
+#include "daemon/engine/time_point.h"
+
+struct sqlite3;
+
+namespace keywarden {
+
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The health of one source's reads.
+struct SourceHealth {
+  std::string source;
+  bool healthy = false;                    // false until the first good read
+  std::optional<Timestamp> last_success;   // last good full read (or accepted push)
+  std::optional<Timestamp> last_failure;
+  std::string last_error;                  // never contains a secret (callers ensure it)
+  long entitled_count = -1;                // entitled population of the last good full read; -1: none yet
+};
+
+enum class IntentState { pending, done, failed };
+
+// One journaled Palette mutation.
+struct JournalEntry {
+  int64_t id = 0;
+  std::string plan_id;
+  Action action;
+  IntentState state = IntentState::pending;
+  int attempts = 0;
+  int http_status = 0;
+  Timestamp created_at{};
+  Timestamp updated_at{};
+};
+
+// One row of the audit trail (SPEC §2 `audit --json`).
+struct AuditEntry {
+  Timestamp time{};
+  std::string plan_id;
+  std::string action;      // "revoke" | "reactivate" | "delete"
+  std::string key_uid;
+  std::string key_name;
+  std::string owner_uid;
+  std::string owner_email;
+  std::string reason;
+  std::string source;
+  std::string result;      // "done" | "failed" | "skipped" | "quarantined"
+  int http_status = 0;     // 0: no HTTP exchange
+  int attempts = 0;
+  std::string detail;      // free text (error message, why skipped)
+};
+
+enum class QuarantineState { pending, approved, rejected };
+
+struct QuarantinedPlan {
+  std::string plan_id;
+  Timestamp created_at{};
+  std::string reason;
+  QuarantineState state = QuarantineState::pending;
+  std::vector<Action> actions;
+};
+
+class Store {
+ public:
+  // Opens or creates the database file (its folder must exist), sets WAL and
+  // synchronous=FULL, a busy timeout, and runs pending schema migrations.
+  static std::unique_ptr<Store> open(const std::filesystem::path& db_file);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The schema version after migrations.
+  int schema_version() const;
+
+  // ---- Identities -----------------------------------------------------------
+
+  // A complete, good read of `source`. In one transaction:
+  // - identities in the list are inserted or updated; email is normalized;
+  //   status_since moves to `now` only when the status changed;
+  // - a listed group becomes a current membership (first_seen kept if it was
+  //   already current); a current membership not listed gets removed_at = now;
+  //   a removed membership listed again is current again with first_seen = now;
+  // - identities of this source absent from the list become `deleted`
+  //   (status_detail "no longer listed by the source") with their memberships
+  //   removed, unless they already were deleted;
+  // - the source becomes healthy with last_success = now and
+  //   entitled_count = `entitled_count`.
+  void apply_full_read(const std::string& source, const std::vector<Identity>& identities,
+                       long entitled_count, Timestamp now);
+
+  // One identity changed (a push or an incremental read). Upserts it like
+  // apply_full_read does for one identity, without touching others. When
+  // `groups_known` is false its memberships are left as they are.
+  void apply_identity_update(const std::string& source, const Identity& identity,
+                             bool groups_known, Timestamp now);
+
+  // One membership changed (a push). Creates a placeholder identity (status
+  // active, empty email) when the subject is unknown yet.
+  void set_membership(const std::string& source, const std::string& subject_id,
+                      const std::string& group, bool member, Timestamp now);
+
+  // Every identity of every source, with memberships.
+  std::vector<IdentityRecord> load_identities() const;
+  // The identities, of any source, whose normalized email equals `email`.
+  std::vector<IdentityRecord> load_identities_by_email(const std::string& email) const;
+  std::optional<IdentityRecord> load_identity(const std::string& source,
+                                              const std::string& subject_id) const;
+
+  // ---- Source health --------------------------------------------------------
+
+  // A failed, partial or shrunken read: the source becomes unhealthy; its
+  // identities stay as they were.
+  void record_read_failure(const std::string& source, const std::string& error, Timestamp now);
+  // Marks the source healthy without a full read (push sources, on an accepted push).
+  void record_source_success(const std::string& source, Timestamp now);
+  std::optional<SourceHealth> source_health(const std::string& source) const;
+  std::vector<SourceHealth> all_source_health() const;
+
+  // ---- Keys keywarden revoked -----------------------------------------------
+
+  std::unordered_map<std::string, RevokedKeyRecord> revoked_keys() const;
+
+  // ---- Action journal -------------------------------------------------------
+
+  // Writes one pending intent per action, all in one transaction, and returns
+  // their ids in order. Call before any Palette call for them.
+  std::vector<int64_t> journal_intents(const std::string& plan_id,
+                                       const std::vector<Action>& actions, Timestamp now);
+  // Pending intents, oldest first.
+  std::vector<JournalEntry> pending_intents() const;
+  std::optional<JournalEntry> intent(int64_t id) const;
+  // The call for `id` succeeded (or 404ed). In one transaction: the intent is
+  // done; a revoke adds the key to revoked_keys (revoked_at = now, its reason);
+  // a reactivate or delete removes it; an audit row with result "done".
+  void mark_done(int64_t id, int http_status, int attempts, Timestamp now,
+                 const std::string& detail = "");
+  // The call for `id` failed for good (a non-retryable answer). The intent is
+  // failed and an audit row with result "failed" records `error`.
+  void mark_failed(int64_t id, int http_status, int attempts, const std::string& error,
+                   Timestamp now);
+
+  // ---- Quarantine -----------------------------------------------------------
+
+  // Holds a plan back: stores it pending, with an audit row "quarantined" per action.
+  void quarantine_plan(const std::string& plan_id, const std::vector<Action>& actions,
+                       const std::string& reason, Timestamp now);
+  std::vector<QuarantinedPlan> quarantined_plans(bool pending_only) const;
+  std::optional<QuarantinedPlan> quarantined_plan(const std::string& plan_id) const;
+  void resolve_quarantine(const std::string& plan_id, QuarantineState state, Timestamp now);
+
+  // ---- Audit trail ----------------------------------------------------------
+
+  void append_audit(const AuditEntry& entry);
+  // Oldest first; rows with time >= since (all when nullopt).
+  std::vector<AuditEntry> audit_since(std::optional<Timestamp> since) const;
+  // Revocations done since `since` (for the rolling push window).
+  long revocations_since(Timestamp since) const;
+
+  // ---- Small durable values -------------------------------------------------
+
+  // Connector cursors (an Okta next URL, a Graph deltaLink), last reconcile, ...
+  std::optional<std::string> get_value(const std::string& scope, const std::string& name) const;
+  void set_value(const std::string& scope, const std::string& name, const std::string& value);
+
+  // Push de-duplication: true the first time (source, event_id) is seen, false
+  // after. Entries older than `keep_until` may be pruned by prune_events.
+  bool remember_event(const std::string& source, const std::string& event_id, Timestamp now);
+  void prune_events(Timestamp older_than);
+
+ private:
+  explicit Store(sqlite3* db);
+  sqlite3* db_;
+};
+
+}  // namespace keywarden
