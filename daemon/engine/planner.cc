@@ -1,0 +1,396 @@
+#include "daemon/engine/planner.h"
+
+#include <fnmatch.h>
+
+#include <algorithm>
+#include <optional>
+#include <unordered_set>
+
+namespace keywarden {
+
+namespace {
+
+std::string describe_duration(Duration d) {
+  const long long s = d.count();
+  if (s != 0 && s % 86400 == 0) return std::to_string(s / 86400) + "d";
+  if (s != 0 && s % 3600 == 0) return std::to_string(s / 3600) + "h";
+  if (s != 0 && s % 60 == 0) return std::to_string(s / 60) + "m";
+  return std::to_string(s) + "s";
+}
+
+// What the sources, taken together, say about one Palette user's email.
+struct OwnerStanding {
+  enum class Kind { unknown, entitled, departed, never_entitled };
+  Kind kind = Kind::unknown;
+  Reason reason = Reason::identity_inactive;  // for departed
+  Timestamp since{};        // departed: when the departure was first seen;
+                            // entitled: since when; never_entitled: first seen
+  std::string source;       // the source the standing rests on
+  std::string identity;     // "source/subject"
+  std::string detail;
+  bool rests_on_unhealthy = false;  // some source it rests on is unhealthy
+};
+
+class OwnerJudge {
+ public:
+  OwnerJudge(const Policy& policy, const std::set<std::string>& unhealthy)
+      : policy_(policy), unhealthy_(unhealthy),
+        entitled_groups_(policy.entitled_groups.begin(), policy.entitled_groups.end()) {}
+
+  OwnerStanding judge(const std::vector<const IdentityRecord*>& ids) const {
+    OwnerStanding out;
+    if (ids.empty()) {
+      out.kind = OwnerStanding::Kind::unknown;
+      out.rests_on_unhealthy = !unhealthy_.empty();
+      return out;
+    }
+    if (auto departed = departure(ids)) return *departed;
+
+    const bool any_unhealthy = std::any_of(ids.begin(), ids.end(), [&](const IdentityRecord* r) {
+      return unhealthy_.count(r->source) > 0;
+    });
+    Timestamp latest_status = ids.front()->status_since;
+    for (const auto* r : ids) latest_status = std::max(latest_status, r->status_since);
+
+    if (entitled_groups_.empty()) {
+      out.kind = OwnerStanding::Kind::entitled;
+      out.since = latest_status;
+      set_identity(out, *ids.front());
+      out.rests_on_unhealthy = any_unhealthy;
+      return out;
+    }
+
+    // Entitled now: some source lists a current membership of an entitled group.
+    std::optional<Timestamp> joined;
+    const IdentityRecord* joined_by = nullptr;
+    // Left: memberships of entitled groups that ended.
+    std::optional<Timestamp> left;
+    const IdentityRecord* left_from = nullptr;
+    std::string left_group;
+    for (const auto* r : ids) {
+      for (const auto& m : r->memberships) {
+        if (!entitled_groups_.count(m.group)) continue;
+        if (!m.removed_at) {
+          if (!joined || m.first_seen < *joined) joined = m.first_seen, joined_by = r;
+        } else if (!left || *m.removed_at > *left) {
+          left = m.removed_at, left_from = r, left_group = m.group;
+        }
+      }
+    }
+    if (joined) {
+      out.kind = OwnerStanding::Kind::entitled;
+      out.since = std::max(*joined, latest_status);
+      set_identity(out, *joined_by);
+      out.rests_on_unhealthy = any_unhealthy;
+      return out;
+    }
+    if (left) {
+      out.kind = OwnerStanding::Kind::departed;
+      out.reason = Reason::not_entitled;
+      out.since = *left;
+      set_identity(out, *left_from);
+      out.detail = "left " + left_group + " (the last entitled group) at " + format_rfc3339(*left);
+      out.rests_on_unhealthy = any_unhealthy;
+      return out;
+    }
+    out.kind = OwnerStanding::Kind::never_entitled;
+    Timestamp first = ids.front()->first_seen;
+    for (const auto* r : ids) first = std::min(first, r->first_seen);
+    out.since = first;
+    set_identity(out, *ids.front());
+    out.detail = "active, but never seen in an entitled group";
+    out.rests_on_unhealthy = any_unhealthy;
+    return out;
+  }
+
+ private:
+  // A deleted or inactive identity in any source. Healthy sources win over
+  // unhealthy ones, deletion over deactivation, the earliest sighting over
+  // later ones.
+  std::optional<OwnerStanding> departure(const std::vector<const IdentityRecord*>& ids) const {
+    const IdentityRecord* best = nullptr;
+    auto rank = [&](const IdentityRecord* r) {
+      return std::make_tuple(unhealthy_.count(r->source) > 0 ? 1 : 0,
+                             r->status == IdentityStatus::deleted ? 0 : 1, r->status_since);
+    };
+    for (const auto* r : ids) {
+      if (r->status == IdentityStatus::active) continue;
+      if (!best || rank(r) < rank(best)) best = r;
+    }
+    if (!best) return std::nullopt;
+    OwnerStanding out;
+    out.kind = OwnerStanding::Kind::departed;
+    out.reason = best->status == IdentityStatus::deleted ? Reason::identity_deleted : Reason::identity_inactive;
+    out.since = best->status_since;
+    set_identity(out, *best);
+    const std::string what = !best->status_detail.empty() ? best->status_detail
+                             : best->status == IdentityStatus::deleted ? "deleted"
+                                                                        : "inactive";
+    out.detail = what + " since " + format_rfc3339(best->status_since);
+    out.rests_on_unhealthy = unhealthy_.count(best->source) > 0;
+    return out;
+  }
+
+  static void set_identity(OwnerStanding& out, const IdentityRecord& r) {
+    out.source = r.source;
+    out.identity = r.source + "/" + r.subject_id;
+  }
+
+  const Policy& policy_;
+  const std::set<std::string>& unhealthy_;
+  std::unordered_set<std::string> entitled_groups_;
+};
+
+bool revoke_reason_allows_return(Reason r) {
+  return r == Reason::identity_inactive || r == Reason::identity_deleted || r == Reason::not_entitled ||
+         r == Reason::never_entitled || r == Reason::unknown_owner;
+}
+
+class KeyJudge {
+ public:
+  explicit KeyJudge(const PlanInput& in)
+      : in_(in), policy_(*in.policy), owners_(*in.policy, in.unhealthy_sources) {
+    for (const auto& r : *in.identities) {
+      if (!r.email.empty()) by_email_[r.email].push_back(&r);
+    }
+    exempt_users_.insert(policy_.exempt_users.begin(), policy_.exempt_users.end());
+  }
+
+  KeyVerdict judge(const PaletteKey& key) {
+    KeyVerdict v;
+    v.key_uid = key.uid;
+    v.key_name = key.name;
+    v.owner_uid = key.owner_uid;
+    v.key_active = key.active;
+    const auto user_it = in_.inventory->users_by_uid.find(key.owner_uid);
+    const PaletteUser* owner = user_it == in_.inventory->users_by_uid.end() ? nullptr : &user_it->second;
+    if (owner) v.owner_email = owner->email;
+
+    if (auto exempt = exemption(key, owner)) {
+      v.kind = VerdictKind::exempt;
+      v.note = *exempt;
+      return v;
+    }
+    const auto rec_it = in_.revoked_by_us->find(key.uid);
+    const RevokedKeyRecord* ours = rec_it == in_.revoked_by_us->end() ? nullptr : &rec_it->second;
+
+    if (!owner) {
+      judge_owner_missing(key, ours, v);
+      return v;
+    }
+    const OwnerStanding& standing = standing_of(owner->email);
+    if (!standing.identity.empty()) v.identity = standing.identity;
+
+    if (ours && !key.active) {
+      judge_revoked_by_us(key, *ours, standing, v);
+      return v;
+    }
+    if (!key.active) {
+      v.kind = VerdictKind::inactive;
+      v.note = "already inactive; not revoked by keywarden, left alone";
+      return v;
+    }
+    judge_active_key(key, standing, v);
+    if ((v.kind == VerdictKind::keep || v.kind == VerdictKind::report) && too_old(key)) {
+      v.kind = VerdictKind::act;
+      v.action = make_action(ActionKind::revoke, key, v, Reason::key_too_old, "",
+                             "created " + format_rfc3339(key.created_at) + ", older than max_key_age " +
+                                 describe_duration(*policy_.max_key_age));
+      v.note = "key older than max_key_age";
+    }
+    return v;
+  }
+
+ private:
+  std::optional<std::string> exemption(const PaletteKey& key, const PaletteUser* owner) const {
+    if (!in_.inventory->self_user_uid.empty() && key.owner_uid == in_.inventory->self_user_uid) {
+      return "the daemon's own Palette user";
+    }
+    if (owner && exempt_users_.count(owner->email)) return "exempt user " + owner->email;
+    for (const auto& pattern : policy_.exempt_keys) {
+      if (key_name_matches(pattern, key.name)) return "exempt key name (" + pattern + ")";
+    }
+    return std::nullopt;
+  }
+
+  const OwnerStanding& standing_of(const std::string& email) {
+    auto it = standings_.find(email);
+    if (it != standings_.end()) return it->second;
+    static const std::vector<const IdentityRecord*> kNone;
+    const auto ids_it = by_email_.find(email);
+    return standings_.emplace(email, owners_.judge(ids_it == by_email_.end() ? kNone : ids_it->second))
+        .first->second;
+  }
+
+  bool too_old(const PaletteKey& key) const {
+    return policy_.max_key_age && key.created_at + *policy_.max_key_age <= in_.now;
+  }
+
+  bool expired(const PaletteKey& key) const { return key.expiry && *key.expiry <= in_.now; }
+
+  Action make_action(ActionKind kind, const PaletteKey& key, const KeyVerdict& v, Reason reason,
+                     std::string source, std::string detail) const {
+    Action a;
+    a.kind = kind;
+    a.key_uid = key.uid;
+    a.key_name = key.name;
+    a.owner_uid = key.owner_uid;
+    a.owner_email = v.owner_email;
+    a.reason = reason;
+    a.source = std::move(source);
+    a.detail = std::move(detail);
+    return a;
+  }
+
+  // Applies an OwnerPolicy to a revocation the facts suggest but do not demand.
+  void apply_owner_policy(OwnerPolicy policy, Action action, bool rests_on_unhealthy, KeyVerdict& v,
+                          const std::string& why) const {
+    switch (policy) {
+      case OwnerPolicy::ignore:
+        v.kind = VerdictKind::keep;
+        v.note = why + "; policy ignore";
+        return;
+      case OwnerPolicy::report:
+        v.kind = VerdictKind::report;
+        v.note = why + "; policy report";
+        v.action = std::move(action);
+        return;
+      case OwnerPolicy::revoke:
+        v.kind = rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
+        v.note = rests_on_unhealthy ? why + "; held: a source is unhealthy" : why;
+        v.action = std::move(action);
+        return;
+    }
+  }
+
+  void judge_owner_missing(const PaletteKey& key, const RevokedKeyRecord* ours, KeyVerdict& v) const {
+    if (ours && !key.active) {
+      judge_delete_due(key, *ours, /*rests_on_unhealthy=*/false, v);
+      return;
+    }
+    if (!key.active) {
+      v.kind = VerdictKind::inactive;
+      v.note = "owner gone, key already inactive; not revoked by keywarden";
+      return;
+    }
+    apply_owner_policy(policy_.owner_missing,
+                       make_action(ActionKind::revoke, key, v, Reason::owner_missing, "",
+                                   "Palette user " + key.owner_uid + " no longer exists"),
+                       false, v, "the owner's Palette user is gone");
+  }
+
+  // A key keywarden revoked and that is still inactive: reactivate on return
+  // within the grace, delete once the grace is over, otherwise wait.
+  void judge_revoked_by_us(const PaletteKey& key, const RevokedKeyRecord& ours, const OwnerStanding& standing,
+                           KeyVerdict& v) const {
+    const std::optional<Timestamp> deadline =
+        policy_.delete_after ? std::optional<Timestamp>(ours.revoked_at + *policy_.delete_after) : std::nullopt;
+    if (standing.kind == OwnerStanding::Kind::entitled && policy_.reactivate_on_return &&
+        revoke_reason_allows_return(ours.reason) && !expired(key) && !too_old(key) &&
+        (!deadline || standing.since < *deadline)) {
+      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source,
+                             "entitled again since " + format_rfc3339(standing.since));
+      v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
+      v.note = standing.rests_on_unhealthy ? "owner entitled again; held: a source is unhealthy"
+                                           : "owner entitled again within the grace";
+      return;
+    }
+    judge_delete_due(key, ours, standing.rests_on_unhealthy, v);
+  }
+
+  void judge_delete_due(const PaletteKey& key, const RevokedKeyRecord& ours, bool rests_on_unhealthy,
+                        KeyVerdict& v) const {
+    if (!policy_.delete_after) {
+      v.kind = VerdictKind::revoked;
+      v.note = "revoked by keywarden at " + format_rfc3339(ours.revoked_at) + "; delete_after is never";
+      return;
+    }
+    const Timestamp deadline = ours.revoked_at + *policy_.delete_after;
+    if (in_.now < deadline) {
+      v.kind = VerdictKind::revoked;
+      v.note = "revoked by keywarden at " + format_rfc3339(ours.revoked_at) + "; delete at " +
+               format_rfc3339(deadline);
+      return;
+    }
+    v.action = make_action(ActionKind::delete_key, key, v, Reason::grace_elapsed, "",
+                           "revoked at " + format_rfc3339(ours.revoked_at) + " (" + std::string(to_string(ours.reason)) +
+                               "), delete_after " + describe_duration(*policy_.delete_after) + " elapsed");
+    v.kind = rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
+    v.note = rests_on_unhealthy ? "grace elapsed; held: a source is unhealthy" : "grace elapsed";
+  }
+
+  void judge_active_key(const PaletteKey& key, const OwnerStanding& standing, KeyVerdict& v) const {
+    switch (standing.kind) {
+      case OwnerStanding::Kind::entitled:
+        v.kind = VerdictKind::keep;
+        v.note = "owner entitled";
+        return;
+      case OwnerStanding::Kind::unknown:
+        apply_owner_policy(policy_.unknown_owner,
+                           make_action(ActionKind::revoke, key, v, Reason::unknown_owner, "",
+                                       "no source knows " + v.owner_email),
+                           standing.rests_on_unhealthy, v, "no source knows the owner");
+        return;
+      case OwnerStanding::Kind::never_entitled:
+        if (policy_.never_entitled == OwnerPolicy::revoke && in_.now < standing.since + policy_.revoke_after) {
+          wait(v, standing, "never entitled");
+          return;
+        }
+        apply_owner_policy(policy_.never_entitled,
+                           make_action(ActionKind::revoke, key, v, Reason::never_entitled, standing.source,
+                                       standing.detail),
+                           standing.rests_on_unhealthy, v, "owner never seen entitled");
+        return;
+      case OwnerStanding::Kind::departed:
+        if (in_.now < standing.since + policy_.revoke_after) {
+          wait(v, standing, std::string(to_string(standing.reason)));
+          return;
+        }
+        v.action = make_action(ActionKind::revoke, key, v, standing.reason, standing.source, standing.detail);
+        v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
+        v.note = standing.rests_on_unhealthy ? "owner left; held: source " + standing.source + " is unhealthy"
+                                             : "owner left";
+        return;
+    }
+  }
+
+  void wait(KeyVerdict& v, const OwnerStanding& standing, const std::string& what) const {
+    v.kind = VerdictKind::waiting;
+    v.note = what + " since " + format_rfc3339(standing.since) + "; revoke at " +
+             format_rfc3339(standing.since + policy_.revoke_after);
+  }
+
+  const PlanInput& in_;
+  const Policy& policy_;
+  OwnerJudge owners_;
+  std::unordered_map<std::string, std::vector<const IdentityRecord*>> by_email_;
+  std::unordered_map<std::string, OwnerStanding> standings_;
+  std::unordered_set<std::string> exempt_users_;
+};
+
+}  // namespace
+
+bool key_name_matches(const std::string& pattern, const std::string& name) {
+  return fnmatch(pattern.c_str(), name.c_str(), 0) == 0;
+}
+
+std::vector<KeyVerdict> judge_keys(const PlanInput& input) {
+  KeyJudge judge(input);
+  std::vector<KeyVerdict> out;
+  out.reserve(input.inventory->keys.size());
+  for (const auto& key : input.inventory->keys) out.push_back(judge.judge(key));
+  return out;
+}
+
+Plan make_plan(std::string plan_id, Timestamp now, std::vector<KeyVerdict> verdicts) {
+  Plan plan;
+  plan.plan_id = std::move(plan_id);
+  plan.generated_at = now;
+  plan.verdicts = std::move(verdicts);
+  for (const auto& v : plan.verdicts) {
+    if (v.kind == VerdictKind::act && v.action) plan.actions.push_back(*v.action);
+  }
+  return plan;
+}
+
+}  // namespace keywarden
