@@ -84,8 +84,8 @@ struct ConfigLoadResult {
 
 ConfigLoadResult load_config(const std::filesystem::path& file);
 
-// "<n>s|m|h|d". With `allow_off`, "off" and "never" give nullopt. Returns
-// false on anything else.
+// "<n>s|m|h|d" (n a whole number, at most 100 years in total). With
+// `allow_off`, "off" and "never" give nullopt. Returns false on anything else.
 bool parse_duration(std::string_view text, bool allow_off, std::optional<Duration>& out);
 
 // Reads a secret from its file (trailing newline and whitespace trimmed) or
