@@ -13,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -40,6 +41,7 @@ struct SourceHealth {
 };
 
 enum class IntentState { pending, done, failed };
+std::string_view to_string(IntentState s);  // "pending" | "done" | "failed"
 
 // One journaled Palette mutation.
 struct JournalEntry {
@@ -71,6 +73,7 @@ struct AuditEntry {
 };
 
 enum class QuarantineState { pending, approved, rejected };
+std::string_view to_string(QuarantineState s);  // "pending" | "approved" | "rejected"
 
 struct QuarantinedPlan {
   std::string plan_id;
@@ -152,20 +155,26 @@ class Store {
   // The call for `id` succeeded (or 404ed). In one transaction: the intent is
   // done; a revoke adds the key to revoked_keys (revoked_at = now, its reason);
   // a reactivate or delete removes it; an audit row with result "done".
+  // The audit row's detail is `detail`, or the action's own detail when empty.
+  // Throws StoreError when `id` is unknown or no longer pending.
   void mark_done(int64_t id, int http_status, int attempts, Timestamp now,
                  const std::string& detail = "");
   // The call for `id` failed for good (a non-retryable answer). The intent is
   // failed and an audit row with result "failed" records `error`.
+  // Throws StoreError when `id` is unknown or no longer pending.
   void mark_failed(int64_t id, int http_status, int attempts, const std::string& error,
                    Timestamp now);
 
   // ---- Quarantine -----------------------------------------------------------
 
   // Holds a plan back: stores it pending, with an audit row "quarantined" per action.
+  // Those rows' detail is `reason`. Throws StoreError if `plan_id` is already stored.
   void quarantine_plan(const std::string& plan_id, const std::vector<Action>& actions,
                        const std::string& reason, Timestamp now);
   std::vector<QuarantinedPlan> quarantined_plans(bool pending_only) const;
   std::optional<QuarantinedPlan> quarantined_plan(const std::string& plan_id) const;
+  // Approves or rejects a pending plan. Throws StoreError when no pending plan
+  // has that id, or when `state` is pending.
   void resolve_quarantine(const std::string& plan_id, QuarantineState state, Timestamp now);
 
   // ---- Audit trail ----------------------------------------------------------

@@ -1,0 +1,283 @@
+#include "daemon/store/identity_writer.h"
+
+#include <algorithm>
+
+#include "daemon/store/store.h"
+
+namespace keywarden::identity_rows {
+namespace {
+
+constexpr std::string_view kNoLongerListed = "no longer listed by the source";
+
+// The listed groups, sorted, each once.
+void sorted_groups(const std::vector<std::string>& groups, std::vector<std::string_view>& out) {
+  out.assign(groups.begin(), groups.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+}
+
+// The merges in write_full_read rely on SQLite's BINARY collation ordering
+// text as std::string_view does (bytewise, then by length). Were that ever
+// false, a merge would take a listed identity for an absent one and delete
+// it; this guard turns that into an error instead.
+class AscendingKeys {
+ public:
+  explicit AscendingKeys(std::string_view table) : table_(table) {}
+
+  void next(std::string_view subject_id, std::string_view group = {}) {
+    if (seen_ && (subject_id < subject_ || (subject_id == subject_ && group <= group_))) {
+      throw StoreError("store: " + std::string(table_) +
+                       " rows are not in the order the full-read merge needs (at " +
+                       std::string(subject_id) + ")");
+    }
+    seen_ = true;
+    subject_.assign(subject_id);
+    group_.assign(group);
+  }
+
+ private:
+  std::string_view table_;
+  bool seen_ = false;
+  std::string subject_;
+  std::string group_;
+};
+
+// One entry per subject, in subject order. For a subject listed twice the
+// last entry wins, as it would had each been applied in turn.
+std::vector<const Identity*> listing_by_subject(const std::vector<Identity>& identities) {
+  std::vector<const Identity*> listed;
+  listed.reserve(identities.size());
+  for (const Identity& identity : identities) listed.push_back(&identity);
+  std::stable_sort(listed.begin(), listed.end(), [](const Identity* a, const Identity* b) {
+    return std::string_view(a->subject_id) < std::string_view(b->subject_id);
+  });
+  size_t kept = 0;
+  for (size_t i = 0; i < listed.size(); ++i) {
+    if (i + 1 < listed.size() && listed[i + 1]->subject_id == listed[i]->subject_id) continue;
+    listed[kept++] = listed[i];
+  }
+  listed.resize(kept);
+  return listed;
+}
+
+bool same_facts(const sql::Statement& row, const Identity& identity, std::string_view email) {
+  return row.text_view(1) == identity.user_name && row.text_view(2) == email &&
+         row.text_view(3) == to_string(identity.status) &&
+         row.text_view(4) == identity.status_detail;
+}
+
+struct MembershipChange {
+  std::string_view subject_id;  // points into the caller's identities
+  std::string group;            // copied: a leave's group comes from a row being stepped past
+};
+
+}  // namespace
+
+IdentityWriter::IdentityWriter(sqlite3* db)
+    : upsert_(db,
+              // SET expressions all see the old row, so their order does not matter.
+              "INSERT INTO identities (source, subject_id, user_name, email, status, "
+              "status_detail, status_since, first_seen, last_seen) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?7) "
+              "ON CONFLICT (source, subject_id) DO UPDATE SET "
+              "user_name = excluded.user_name, email = excluded.email, "
+              "status_since = CASE WHEN status = excluded.status THEN status_since "
+              "ELSE excluded.status_since END, "
+              "status = excluded.status, status_detail = excluded.status_detail, "
+              "last_seen = excluded.last_seen"),
+      current_groups_(db,
+                      "SELECT group_name FROM memberships "
+                      "WHERE source = ?1 AND subject_id = ?2 AND removed_at IS NULL"),
+      join_(db,
+            "INSERT INTO memberships (source, subject_id, group_name, first_seen, removed_at) "
+            "VALUES (?1, ?2, ?3, ?4, NULL) "
+            "ON CONFLICT (source, subject_id, group_name) DO UPDATE SET "
+            "first_seen = excluded.first_seen, removed_at = NULL "
+            "WHERE removed_at IS NOT NULL"),
+      leave_(db,
+             "UPDATE memberships SET removed_at = ?4 "
+             "WHERE source = ?1 AND subject_id = ?2 AND group_name = ?3 AND removed_at IS NULL"),
+      leave_all_(db,
+                 "UPDATE memberships SET removed_at = ?3 "
+                 "WHERE source = ?1 AND subject_id = ?2 AND removed_at IS NULL"),
+      mark_deleted_(db,
+                    "UPDATE identities SET status = 'deleted', status_detail = ?3, "
+                    "status_since = ?4 WHERE source = ?1 AND subject_id = ?2") {}
+
+void IdentityWriter::upsert(std::string_view source, const Identity& identity, Timestamp now) {
+  upsert_.reset();
+  upsert_.bind(1, source)
+      .bind(2, identity.subject_id)
+      .bind(3, identity.user_name)
+      .bind(4, normalize_email(identity.email))
+      .bind(5, to_string(identity.status))
+      .bind(6, identity.status_detail)
+      .bind(7, now);
+  upsert_.run();
+}
+
+void IdentityWriter::set_groups(std::string_view source, std::string_view subject_id,
+                                const std::vector<std::string>& groups, Timestamp now) {
+  current_.clear();
+  current_groups_.reset();
+  current_groups_.bind(1, source).bind(2, subject_id);
+  while (current_groups_.step()) current_.push_back(current_groups_.text(0));
+  std::sort(current_.begin(), current_.end());
+  sorted_groups(groups, listed_);
+
+  for (std::string_view group : listed_) {
+    if (!std::binary_search(current_.begin(), current_.end(), group)) {
+      join(source, subject_id, group, now);
+    }
+  }
+  for (const std::string& group : current_) {
+    if (!std::binary_search(listed_.begin(), listed_.end(), std::string_view(group))) {
+      leave(source, subject_id, group, now);
+    }
+  }
+}
+
+void IdentityWriter::join(std::string_view source, std::string_view subject_id,
+                          std::string_view group, Timestamp now) {
+  join_.reset();
+  join_.bind(1, source).bind(2, subject_id).bind(3, group).bind(4, now);
+  join_.run();
+}
+
+void IdentityWriter::leave(std::string_view source, std::string_view subject_id,
+                           std::string_view group, Timestamp now) {
+  leave_.reset();
+  leave_.bind(1, source).bind(2, subject_id).bind(3, group).bind(4, now);
+  leave_.run();
+}
+
+void IdentityWriter::mark_no_longer_listed(std::string_view source, std::string_view subject_id,
+                                           Timestamp now) {
+  mark_deleted_.reset();
+  mark_deleted_.bind(1, source).bind(2, subject_id).bind(3, kNoLongerListed).bind(4, now);
+  mark_deleted_.run();
+  leave_all_.reset();
+  leave_all_.bind(1, source).bind(2, subject_id).bind(3, now);
+  leave_all_.run();
+}
+
+void write_full_read(sqlite3* db, const std::string& source,
+                     const std::vector<Identity>& identities, Timestamp now) {
+  const std::vector<const Identity*> listed = listing_by_subject(identities);
+
+  // Reads first, writes after: a scan must not step over rows it changed.
+
+  // 1. The source's identities against the listing.
+  std::vector<const Identity*> upserts;         // new, or facts changed
+  std::vector<const Identity*> deleted_listed;  // unchanged, and the source says deleted
+  std::vector<std::string> absent;              // not listed, not deleted yet
+  {
+    sql::Statement rows(db,
+                        "SELECT subject_id, user_name, email, status, status_detail "
+                        "FROM identities WHERE source = ?1 ORDER BY subject_id");
+    rows.bind(1, source);
+    AscendingKeys order("identities");
+    size_t i = 0;
+    while (rows.step()) {
+      const std::string_view subject_id = rows.text_view(0);
+      order.next(subject_id);
+      while (i < listed.size() && std::string_view(listed[i]->subject_id) < subject_id) {
+        upserts.push_back(listed[i++]);  // not in the store yet
+      }
+      if (i < listed.size() && listed[i]->subject_id == subject_id) {
+        const Identity& identity = *listed[i++];
+        if (!same_facts(rows, identity, normalize_email(identity.email))) {
+          upserts.push_back(&identity);
+        } else if (identity.status == IdentityStatus::deleted) {
+          deleted_listed.push_back(&identity);
+        }
+      } else if (rows.text_view(3) != to_string(IdentityStatus::deleted)) {
+        absent.emplace_back(subject_id);
+      }
+    }
+    while (i < listed.size()) upserts.push_back(listed[i++]);
+  }
+
+  // 2. The source's memberships, current and past, against the listed groups.
+  std::vector<MembershipChange> joins;   // new, or listed again after a removal
+  std::vector<MembershipChange> leaves;  // current, no longer listed
+  {
+    sql::Statement rows(db,
+                        "SELECT subject_id, group_name, removed_at IS NULL FROM memberships "
+                        "WHERE source = ?1 ORDER BY subject_id, group_name");
+    rows.bind(1, source);
+    AscendingKeys order("memberships");
+    size_t i = 0;                          // the listed identity being merged
+    std::vector<std::string_view> groups;  // its groups, sorted
+    size_t g = 0;                          // its first group not yet matched to a row
+    bool loaded = false;
+    const auto load = [&] {
+      if (loaded) return;
+      sorted_groups(listed[i]->groups, groups);
+      g = 0;
+      loaded = true;
+    };
+    // Every row of listed[i] has been seen: its unmatched groups are new.
+    const auto finish = [&] {
+      load();
+      for (; g < groups.size(); ++g) {
+        joins.push_back({listed[i]->subject_id, std::string(groups[g])});
+      }
+      ++i;
+      loaded = false;
+    };
+    while (rows.step()) {
+      const std::string_view subject_id = rows.text_view(0);
+      const std::string_view group = rows.text_view(1);
+      const bool current = rows.int64(2) != 0;
+      order.next(subject_id, group);
+      while (i < listed.size() && std::string_view(listed[i]->subject_id) < subject_id) finish();
+      if (i == listed.size() || listed[i]->subject_id != subject_id) {
+        continue;  // not listed: step 1 found it absent, or it already was deleted
+      }
+      load();
+      while (g < groups.size() && groups[g] < group) {
+        joins.push_back({listed[i]->subject_id, std::string(groups[g++])});
+      }
+      if (g < groups.size() && groups[g] == group) {
+        if (!current) joins.push_back({listed[i]->subject_id, std::string(group)});
+        ++g;
+      } else if (current) {
+        leaves.push_back({listed[i]->subject_id, std::string(group)});
+      }
+    }
+    while (i < listed.size()) finish();
+  }
+
+  // 3. Only the changes. Identities first: a new membership needs its identity.
+  IdentityWriter writer(db);
+  for (const Identity* identity : upserts) writer.upsert(source, *identity, now);
+  for (const MembershipChange& change : joins) {
+    writer.join(source, change.subject_id, change.group, now);
+  }
+  for (const MembershipChange& change : leaves) {
+    writer.leave(source, change.subject_id, change.group, now);
+  }
+  for (const std::string& subject_id : absent) {
+    writer.mark_no_longer_listed(source, subject_id, now);
+  }
+
+  // last_seen of the unchanged. After the writes above, the source's rows not
+  // deleted are exactly the listed ones the source does not call deleted, so
+  // one statement reaches them; the listed-as-deleted few are done one by one.
+  sql::Statement seen(db,
+                      "UPDATE identities SET last_seen = ?2 "
+                      "WHERE source = ?1 AND status != 'deleted' AND last_seen != ?2");
+  seen.bind(1, source).bind(2, now);
+  seen.run();
+  sql::Statement seen_one(db,
+                          "UPDATE identities SET last_seen = ?3 "
+                          "WHERE source = ?1 AND subject_id = ?2");
+  for (const Identity* identity : deleted_listed) {
+    seen_one.reset();
+    seen_one.bind(1, source).bind(2, identity->subject_id).bind(3, now);
+    seen_one.run();
+  }
+}
+
+}  // namespace keywarden::identity_rows

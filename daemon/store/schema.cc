@@ -1,0 +1,225 @@
+#include "daemon/store/schema.h"
+
+#include <sqlite3.h>
+
+#include <iterator>
+#include <string>
+
+#include "daemon/store/statement.h"
+#include "daemon/store/store.h"
+
+namespace keywarden::schema {
+namespace {
+
+struct Migration {
+  int version;
+  const char* description;
+  const char* sql;
+};
+
+// Conventions: times are INTEGER Unix seconds (UTC); enums are TEXT in the
+// engine's to_string spelling; tables are STRICT so a wrongly typed value is
+// an error at the INSERT, not a surprise at the next read.
+constexpr Migration kMigrations[] = {
+    {1, "initial schema", R"sql(
+CREATE TABLE schema_migrations (
+  version     INTEGER PRIMARY KEY,
+  description TEXT NOT NULL,
+  applied_at  INTEGER NOT NULL
+) STRICT;
+
+-- One person as one source knows them, with the history the engine needs.
+CREATE TABLE identities (
+  source        TEXT NOT NULL,
+  subject_id    TEXT NOT NULL,
+  user_name     TEXT NOT NULL,
+  email         TEXT NOT NULL,  -- normalized: trimmed, ASCII lower-case
+  status        TEXT NOT NULL CHECK (status IN ('active', 'inactive', 'deleted')),
+  status_detail TEXT NOT NULL,
+  status_since  INTEGER NOT NULL,  -- when keywarden first saw the current status
+  first_seen    INTEGER NOT NULL,
+  last_seen     INTEGER NOT NULL,
+  PRIMARY KEY (source, subject_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX identities_by_email ON identities (email);
+
+-- Current (removed_at IS NULL) and past group memberships. The primary key
+-- orders rows like identities, so load_identities merges two ordered scans.
+CREATE TABLE memberships (
+  source     TEXT NOT NULL,
+  subject_id TEXT NOT NULL,
+  group_name TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  removed_at INTEGER,
+  PRIMARY KEY (source, subject_id, group_name),
+  FOREIGN KEY (source, subject_id) REFERENCES identities (source, subject_id) ON DELETE CASCADE
+) STRICT, WITHOUT ROWID;
+
+CREATE TABLE source_health (
+  source         TEXT PRIMARY KEY,
+  healthy        INTEGER NOT NULL CHECK (healthy IN (0, 1)),
+  last_success   INTEGER,
+  last_failure   INTEGER,
+  last_error     TEXT NOT NULL DEFAULT '',
+  entitled_count INTEGER NOT NULL DEFAULT -1
+) STRICT, WITHOUT ROWID;
+
+-- Keys keywarden revoked itself: the only ones it may reactivate or delete.
+CREATE TABLE revoked_keys (
+  key_uid    TEXT PRIMARY KEY,
+  owner_uid  TEXT NOT NULL,
+  revoked_at INTEGER NOT NULL,
+  reason     TEXT NOT NULL,
+  plan_id    TEXT NOT NULL
+) STRICT, WITHOUT ROWID;
+
+-- Palette mutations, written as intents before they are sent.
+-- AUTOINCREMENT: an id is never reused, even after old rows are pruned.
+CREATE TABLE journal (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  plan_id     TEXT NOT NULL,
+  action      TEXT NOT NULL CHECK (action IN ('revoke', 'reactivate', 'delete')),
+  key_uid     TEXT NOT NULL,
+  key_name    TEXT NOT NULL,
+  owner_uid   TEXT NOT NULL,
+  owner_email TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  source      TEXT NOT NULL,
+  detail      TEXT NOT NULL,
+  state       TEXT NOT NULL CHECK (state IN ('pending', 'done', 'failed')),
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  http_status INTEGER NOT NULL DEFAULT 0,
+  created_at  INTEGER NOT NULL,
+  updated_at  INTEGER NOT NULL
+) STRICT;
+CREATE INDEX journal_by_state ON journal (state, id);
+
+CREATE TABLE quarantine (
+  plan_id     TEXT PRIMARY KEY,
+  created_at  INTEGER NOT NULL,
+  reason      TEXT NOT NULL,
+  state       TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+  resolved_at INTEGER
+) STRICT;
+CREATE INDEX quarantine_by_state ON quarantine (state, created_at);
+
+CREATE TABLE quarantine_actions (
+  plan_id     TEXT NOT NULL REFERENCES quarantine (plan_id) ON DELETE CASCADE,
+  position    INTEGER NOT NULL,  -- the action's place in the plan
+  action      TEXT NOT NULL CHECK (action IN ('revoke', 'reactivate', 'delete')),
+  key_uid     TEXT NOT NULL,
+  key_name    TEXT NOT NULL,
+  owner_uid   TEXT NOT NULL,
+  owner_email TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  source      TEXT NOT NULL,
+  detail      TEXT NOT NULL,
+  PRIMARY KEY (plan_id, position)
+) STRICT, WITHOUT ROWID;
+
+-- The audit trail (SPEC §2 `audit --json`), append-only.
+CREATE TABLE audit (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  time        INTEGER NOT NULL,
+  plan_id     TEXT NOT NULL,
+  action      TEXT NOT NULL,
+  key_uid     TEXT NOT NULL,
+  key_name    TEXT NOT NULL,
+  owner_uid   TEXT NOT NULL,
+  owner_email TEXT NOT NULL,
+  reason      TEXT NOT NULL,
+  source      TEXT NOT NULL,
+  result      TEXT NOT NULL CHECK (result IN ('done', 'failed', 'skipped', 'quarantined')),
+  http_status INTEGER NOT NULL DEFAULT 0,
+  attempts    INTEGER NOT NULL DEFAULT 0,
+  detail      TEXT NOT NULL DEFAULT ''
+) STRICT;
+CREATE INDEX audit_by_time ON audit (time, id);
+-- revocations_since, on every push: only the rows it counts.
+CREATE INDEX audit_revocations_by_time ON audit (time)
+  WHERE action = 'revoke' AND result = 'done';
+
+-- Small durable values: connector cursors, last reconcile, ...
+CREATE TABLE kv (
+  scope TEXT NOT NULL,
+  name  TEXT NOT NULL,
+  value TEXT NOT NULL,
+  PRIMARY KEY (scope, name)
+) STRICT, WITHOUT ROWID;
+
+-- Push de-duplication.
+CREATE TABLE events (
+  source   TEXT NOT NULL,
+  event_id TEXT NOT NULL,
+  seen_at  INTEGER NOT NULL,
+  PRIMARY KEY (source, event_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX events_by_seen_at ON events (seen_at);
+)sql"},
+};
+
+constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
+
+// The migrations must be numbered 1, 2, 3, … with no gap.
+constexpr bool migrations_are_consecutive() {
+  for (size_t i = 0; i < std::size(kMigrations); ++i) {
+    if (kMigrations[i].version != static_cast<int>(i) + 1) return false;
+  }
+  return true;
+}
+static_assert(migrations_are_consecutive());
+
+int recorded_version(sqlite3* db) {
+  sql::Statement max(db, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+  if (!max.step()) return 0;
+  return static_cast<int>(max.int64(0));
+}
+
+}  // namespace
+
+int latest_version() { return kLatestVersion; }
+
+int current_version(sqlite3* db) {
+  sql::Statement version(db, "PRAGMA user_version");
+  if (!version.step()) throw StoreError("store: PRAGMA user_version returned no row");
+  return static_cast<int>(version.int64(0));
+}
+
+void migrate(sqlite3* db) {
+  // IMMEDIATE: two processes (the daemon and a CLI command) opening a new
+  // database at once must not both run migration 1.
+  sql::Transaction txn(db, sql::Transaction::Mode::write);
+  const int current = current_version(db);
+  if (current > kLatestVersion) {
+    throw StoreError("store: the database has schema version " + std::to_string(current) +
+                     ", newer than the " + std::to_string(kLatestVersion) +
+                     " this keywarden supports; run a newer keywarden (downgrades are not "
+                     "supported)");
+  }
+  if (current < 0) {
+    throw StoreError("store: the database has an invalid schema version " +
+                     std::to_string(current));
+  }
+  if (current > 0 && recorded_version(db) != current) {
+    throw StoreError("store: the database's schema version " + std::to_string(current) +
+                     " disagrees with its schema_migrations table (" +
+                     std::to_string(recorded_version(db)) + "); refusing to guess");
+  }
+  if (current == kLatestVersion) return;  // nothing written: the destructor's ROLLBACK just ends it
+
+  for (const Migration& migration : kMigrations) {
+    if (migration.version <= current) continue;
+    sql::exec(
+        db, migration.sql,
+        "migration " + std::to_string(migration.version) + " (" + migration.description + ")");
+    sql::Statement record(
+        db, "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)");
+    record.bind(1, migration.version).bind(2, migration.description).bind(3, now_utc());
+    record.run();
+    // PRAGMA takes no bound parameters; the value is our own compile-time integer.
+    sql::exec(db, "PRAGMA user_version = " + std::to_string(migration.version));
+  }
+  txn.commit();
+}
+
+}  // namespace keywarden::schema

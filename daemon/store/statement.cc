@@ -1,0 +1,145 @@
+#include "daemon/store/statement.h"
+
+#include <sqlite3.h>
+
+#include "daemon/store/store.h"
+
+namespace keywarden::sql {
+
+void throw_error(sqlite3* db, int code, std::string_view context) {
+  std::string message(context);
+  message += ": ";
+  // The connection's message describes `code` only when it is the latest error
+  // on that connection; otherwise fall back to the generic text for the code.
+  if (db != nullptr && (sqlite3_extended_errcode(db) & 0xff) == (code & 0xff)) {
+    message += sqlite3_errmsg(db);
+  } else {
+    message += sqlite3_errstr(code);
+  }
+  message += " (code " + std::to_string(code) + ")";
+  throw StoreError(message);
+}
+
+void exec(sqlite3* db, std::string_view sql, std::string_view context) {
+  const std::string text(sql);
+  char* error = nullptr;
+  const int rc = sqlite3_exec(db, text.c_str(), nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
+    std::string message = "store: ";
+    message += context.empty() ? text.substr(0, 60) : std::string(context);
+    message += ": ";
+    message += error != nullptr ? error : sqlite3_errstr(rc);
+    message += " (code " + std::to_string(rc) + ")";
+    sqlite3_free(error);
+    throw StoreError(message);
+  }
+}
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
+  const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+  if (rc != SQLITE_OK) {
+    sqlite3_finalize(stmt_);
+    throw_error(db, rc, "store: preparing \"" + std::string(sql) + "\"");
+  }
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+void Statement::check_bind(int rc, int index) {
+  if (rc != SQLITE_OK) {
+    throw_error(
+        db_, rc,
+        "store: binding parameter " + std::to_string(index) + " of \"" + sqlite3_sql(stmt_) + "\"");
+  }
+}
+
+Statement& Statement::bind(int index, std::string_view text) {
+  check_bind(
+      sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8),
+      index);
+  return *this;
+}
+
+Statement& Statement::bind(int index, int64_t value) {
+  check_bind(sqlite3_bind_int64(stmt_, index, value), index);
+  return *this;
+}
+
+Statement& Statement::bind(int index, Timestamp time) {
+  return bind(index, static_cast<int64_t>(time.time_since_epoch().count()));
+}
+
+Statement& Statement::bind(int index, const std::optional<Timestamp>& time) {
+  return time ? bind(index, *time) : bind_null(index);
+}
+
+Statement& Statement::bind_null(int index) {
+  check_bind(sqlite3_bind_null(stmt_, index), index);
+  return *this;
+}
+
+bool Statement::step() {
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  throw_error(db_, rc, "store: running \"" + std::string(sqlite3_sql(stmt_)) + "\"");
+}
+
+void Statement::run() {
+  if (step()) {
+    throw StoreError("store: \"" + std::string(sqlite3_sql(stmt_)) +
+                     "\" returned a row where none was expected");
+  }
+}
+
+void Statement::reset() {
+  // sqlite3_reset repeats the last step's error, which step() already threw.
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+std::string Statement::text(int column) const { return std::string(text_view(column)); }
+
+std::string_view Statement::text_view(int column) const {
+  const auto* data = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, column));
+  if (data == nullptr) {
+    if (is_null(column)) return {};
+    // Not NULL, yet no text: SQLite ran out of memory converting the value.
+    throw_error(db_, SQLITE_NOMEM, "store: reading column " + std::to_string(column));
+  }
+  return std::string_view(data, static_cast<size_t>(sqlite3_column_bytes(stmt_, column)));
+}
+
+int64_t Statement::int64(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+Timestamp Statement::time(int column) const { return Timestamp{Duration{int64(column)}}; }
+
+std::optional<Timestamp> Statement::optional_time(int column) const {
+  if (is_null(column)) return std::nullopt;
+  return time(column);
+}
+
+bool Statement::is_null(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+int Statement::changes() const { return sqlite3_changes(db_); }
+
+Transaction::Transaction(sqlite3* db, Mode mode) : db_(db) {
+  exec(db, mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+}
+
+Transaction::~Transaction() {
+  // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, …) already rolled the
+  // transaction back; a second ROLLBACK would only fail.
+  if (open_ && sqlite3_get_autocommit(db_) == 0) {
+    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+}
+
+void Transaction::commit() {
+  exec(db_, "COMMIT");
+  open_ = false;
+}
+
+}  // namespace keywarden::sql

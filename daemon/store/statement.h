@@ -1,0 +1,90 @@
+// RAII over the sqlite3 C API, private to the store: a prepared statement and
+// a transaction. Every SQLite result code is checked here and turned into a
+// StoreError that names the SQL and SQLite's own message, so the store's code
+// never looks at a result code itself.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "daemon/engine/time_point.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace keywarden::sql {
+
+// Throws StoreError("<context>: <sqlite's message> (code N)").
+[[noreturn]] void throw_error(sqlite3* db, int code, std::string_view context);
+
+// Runs SQL that has no parameters (schema statements, BEGIN, PRAGMA). Values
+// never go through here: they are bound to a Statement. An error names
+// `context`, or the start of the SQL when `context` is empty.
+void exec(sqlite3* db, std::string_view sql, std::string_view context = {});
+
+// One prepared statement. Values are bound by 1-based index; text is copied
+// into SQLite (SQLITE_TRANSIENT), so the caller's strings need not outlive the
+// binding. Reuse it in a loop with reset().
+class Statement {
+ public:
+  Statement(sqlite3* db, std::string_view sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, std::string_view text);
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, int value) { return bind(index, static_cast<int64_t>(value)); }
+  Statement& bind(int index, Timestamp time);
+  Statement& bind(int index, const std::optional<Timestamp>& time);  // nullopt binds NULL
+  Statement& bind_null(int index);
+
+  // Advances: true when a row is ready, false when the statement is done.
+  bool step();
+  // Runs a statement that returns no row (INSERT/UPDATE/DELETE).
+  void run();
+  // Ready to run again, with every parameter NULL.
+  void reset();
+
+  // Columns of the current row, 0-based. NULL text reads as "".
+  std::string text(int column) const;
+  // The same text without a copy, valid until the next step() or reset().
+  std::string_view text_view(int column) const;
+  int64_t int64(int column) const;
+  Timestamp time(int column) const;
+  std::optional<Timestamp> optional_time(int column) const;
+  bool is_null(int column) const;
+
+  // Rows changed by the last run() on this connection.
+  int changes() const;
+
+ private:
+  void check_bind(int rc, int index);
+
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// BEGIN … COMMIT. The destructor rolls back unless commit() succeeded, so an
+// exception anywhere in a store method leaves the database as it was.
+class Transaction {
+ public:
+  enum class Mode {
+    read,   // BEGIN (deferred): one consistent snapshot for several SELECTs
+    write,  // BEGIN IMMEDIATE: takes the write lock now, so the commit cannot hit SQLITE_BUSY
+  };
+  Transaction(sqlite3* db, Mode mode);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  void commit();
+
+ private:
+  sqlite3* db_;
+  bool open_ = true;
+};
+
+}  // namespace keywarden::sql
