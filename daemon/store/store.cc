@@ -311,6 +311,42 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& db_file) {
   return store;
 }
 
+std::unique_ptr<Store> Store::open_scratch_copy(const std::filesystem::path& db_file) {
+  sqlite3* db = nullptr;
+  if (int rc = sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX,
+                               nullptr);
+      rc != SQLITE_OK) {
+    sqlite3_close(db);
+    throw StoreError(std::string("store: cannot open an in-memory copy: ") + sqlite3_errstr(rc));
+  }
+  std::unique_ptr<Store> store(new Store(db));
+  std::error_code ec;
+  if (std::filesystem::exists(db_file, ec)) {
+    sqlite3* source = nullptr;
+    const int rc = sqlite3_open_v2(db_file.c_str(), &source, SQLITE_OPEN_READONLY | SQLITE_OPEN_EXRESCODE, nullptr);
+    if (rc != SQLITE_OK) {
+      std::string message = "store: cannot open " + db_file.string() + ": ";
+      message += source != nullptr ? sqlite3_errmsg(source) : sqlite3_errstr(rc);
+      sqlite3_close(source);
+      throw StoreError(message);
+    }
+    sqlite3_busy_timeout(source, 5000);
+    sqlite3_backup* backup = sqlite3_backup_init(db, "main", source, "main");
+    int step = backup != nullptr ? sqlite3_backup_step(backup, -1) : sqlite3_errcode(db);
+    if (backup != nullptr) sqlite3_backup_finish(backup);
+    const std::string error = step == SQLITE_DONE ? "" : sqlite3_errmsg(db);
+    sqlite3_close(source);
+    if (step != SQLITE_DONE) throw StoreError("store: cannot copy " + db_file.string() + ": " + error);
+  }
+  try {
+    sql::exec(db, "PRAGMA foreign_keys = ON");
+    schema::migrate(db);
+  } catch (const StoreError& e) {
+    throw StoreError(std::string(e.what()) + " [copy of " + db_file.string() + "]");
+  }
+  return store;
+}
+
 Store::Store(sqlite3* db) : db_(db) {}
 
 Store::~Store() {

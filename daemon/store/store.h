@@ -88,6 +88,10 @@ class Store {
   // Opens or creates the database file (its folder must exist), sets WAL and
   // synchronous=FULL, a busy timeout, and runs pending schema migrations.
   static std::unique_ptr<Store> open(const std::filesystem::path& db_file);
+  // An in-memory copy of `db_file` (an empty store when the file does not
+  // exist yet), migrated to the current schema. Nothing written to it
+  // reaches the file: `plan` and `keys` use it to change nothing at all.
+  static std::unique_ptr<Store> open_scratch_copy(const std::filesystem::path& db_file);
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

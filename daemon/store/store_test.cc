@@ -854,3 +854,29 @@ TEST_F(StoreTest, CorruptEnumSpellingIsAnErrorNotADefault) {
 
 }  // namespace
 }  // namespace keywarden
+
+namespace keywarden {
+namespace {
+
+TEST_F(StoreTest, ScratchCopyStartsFromTheFileAndNeverWritesIt) {
+  store_->apply_full_read("hr", {person("1", "a@example.com")}, 1, at(100));
+  auto copy = Store::open_scratch_copy(db_file_);
+  EXPECT_EQ(copy->load_identities().size(), 1u);
+  copy->apply_full_read("hr", {person("2", "b@example.com")}, 1, at(200));
+  copy->journal_intents("p-1", {revoke_action("k1")}, at(200));
+  EXPECT_EQ(copy->load_identities().size(), 2u);
+  copy.reset();
+  reopen();
+  EXPECT_EQ(store_->load_identities().size(), 1u);
+  EXPECT_TRUE(store_->pending_intents().empty());
+}
+
+TEST_F(StoreTest, ScratchCopyOfAMissingFileIsAnEmptyStoreAndCreatesNoFile) {
+  const auto missing = dir_ / "never-created.db";
+  auto copy = Store::open_scratch_copy(missing);
+  EXPECT_TRUE(copy->load_identities().empty());
+  EXPECT_FALSE(std::filesystem::exists(missing));
+}
+
+}  // namespace
+}  // namespace keywarden
