@@ -1,0 +1,594 @@
+#include "daemon/server/http_server.h"
+
+#include <atomic>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <cctype>
+#include <charconv>
+#include <mutex>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace keywarden::server {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = net::ip::tcp;
+using boost::system::error_code;
+
+namespace {
+
+constexpr std::string_view kServerName = "keywarden";
+// Bytes asked for when waiting for the first byte of a request.
+constexpr std::size_t kFirstReadSize = 4096;
+// The soft deadlines below cancel a slow read so that a 408 can still be
+// written. tcp_stream's own expiry, which closes the socket, stays armed this
+// much later as a backstop.
+constexpr auto kBackstop = std::chrono::seconds(1);
+
+auto redirect(error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
+
+// Beast 1.74 uses boost::string_view.
+std::string_view std_view(beast::string_view s) { return {s.data(), s.size()}; }
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool safe_header_text(std::string_view s) {
+  return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
+}
+
+std::optional<std::string> percent_decode(std::string_view in) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    char c = in[i];
+    if (c == '+') {
+      out.push_back(' ');
+    } else if (c == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;
+      unsigned v = 0;
+      auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
+      if (ec != std::errc() || p != in.data() + i + 3) return std::nullopt;
+      out.push_back(static_cast<char>(v));
+      i += 2;
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+const char* reason_text(int status) {
+  switch (status) {
+    case 400: return "Bad Request\n";
+    case 408: return "Request Timeout\n";
+    case 413: return "Payload Too Large\n";
+    case 431: return "Request Header Fields Too Large\n";
+    default: return "Internal Server Error\n";
+  }
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Request / Response / ListenAddress
+
+std::optional<std::string> Request::header(std::string_view name) const {
+  auto it = headers.find(std::string(name));
+  if (it == headers.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<std::string> Request::query_param(std::string_view name) const {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq));
+    if (!key || *key != name) continue;
+    if (eq == std::string_view::npos) return std::string();
+    return percent_decode(pair.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
+Response Response::json(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = "application/json";
+  return r;
+}
+
+Response Response::text(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  r.content_type = "text/plain; charset=utf-8";
+  return r;
+}
+
+std::optional<ListenAddress> parse_listen_address(std::string_view text) {
+  ListenAddress out;
+  std::string_view port_text;
+  if (text.starts_with('[')) {
+    auto close = text.find(']');
+    if (close == std::string_view::npos || close == 1) return std::nullopt;
+    if (close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
+    out.host = std::string(text.substr(1, close - 1));
+    port_text = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return std::nullopt;
+    std::string_view host = text.substr(0, colon);
+    if (host.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs brackets
+    out.host = host.empty() ? "0.0.0.0" : std::string(host);
+    port_text = text.substr(colon + 1);
+  }
+  unsigned port = 0;
+  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || p != port_text.data() + port_text.size() ||
+      port > 65535)
+    return std::nullopt;
+  out.port = static_cast<std::uint16_t>(port);
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Shared server state. Sessions hold it by shared_ptr, so it outlives the
+// HttpServer object while connections are finishing.
+
+namespace detail {
+
+class SessionBase {
+ public:
+  virtual ~SessionBase() = default;
+  // Thread-safe: hops to the session's strand, closes it if it is idle,
+  // otherwise makes the current request its last.
+  virtual void request_stop() = 0;
+};
+
+struct ServerCore {
+  ServerCore(net::any_io_executor ex, Handler h, Limits l, net::ssl::context* tls_context)
+      : executor(ex),
+        acceptor(net::make_strand(ex)),
+        retry_timer(acceptor.get_executor()),
+        handler(std::move(h)),
+        limits(l),
+        tls(tls_context) {}
+
+  void log(std::string_view line) const {
+    if (error_log) error_log(line);
+  }
+
+  // False when the connection limit is reached.
+  bool remember(SessionBase* s, std::weak_ptr<SessionBase> w) {
+    std::lock_guard lock(mu);
+    if (sessions.size() >= limits.max_connections) return false;
+    sessions.emplace(s, std::move(w));
+    return true;
+  }
+  void forget(SessionBase* s) {
+    std::lock_guard lock(mu);
+    sessions.erase(s);
+  }
+  std::vector<std::shared_ptr<SessionBase>> live_sessions() {
+    std::lock_guard lock(mu);
+    std::vector<std::shared_ptr<SessionBase>> out;
+    for (auto& [raw, weak] : sessions)
+      if (auto s = weak.lock()) out.push_back(std::move(s));
+    return out;
+  }
+  bool at_capacity() {
+    std::lock_guard lock(mu);
+    return sessions.size() >= limits.max_connections;
+  }
+
+  net::any_io_executor executor;
+  tcp::acceptor acceptor;        // on its own strand
+  net::steady_timer retry_timer;  // pause after a failed accept (EMFILE...)
+  Handler handler;
+  Limits limits;
+  net::ssl::context* tls;
+  ErrorLog error_log;
+  std::uint16_t port = 0;
+  std::atomic<bool> started{false};
+  std::atomic<bool> stopping{false};
+
+  std::mutex mu;
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
+};
+
+}  // namespace detail
+
+namespace {
+
+using detail::ServerCore;
+using detail::SessionBase;
+using PlainStream = beast::tcp_stream;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
+
+// One connection. Lives as long as its coroutine (run() holds a shared_ptr)
+// and any deadline timer callback in flight.
+template <class Stream>
+class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
+ public:
+  template <class... Args>
+  Session(std::shared_ptr<ServerCore> core, std::string remote, Args&&... stream_args)
+      : core_(std::move(core)),
+        stream_(std::forward<Args>(stream_args)...),
+        deadline_(stream_.get_executor()),
+        remote_(std::move(remote)) {}
+
+  ~Session() override { core_->forget(this); }
+
+  net::any_io_executor executor() { return stream_.get_executor(); }
+
+  void request_stop() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
+      self->stop_requested_ = true;
+      if (self->idle_) self->lowest().cancel();
+    });
+  }
+
+  static net::awaitable<void> run(std::shared_ptr<Session> self) {
+    try {
+      co_await self->serve();
+    } catch (const std::exception& e) {
+      self->core_->log(std::string("http session failed: ") + e.what());
+    }
+  }
+
+ private:
+  static constexpr bool kTls = std::is_same_v<Stream, TlsStream>;
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  const Limits& limits() const { return core_->limits; }
+  bool stopping() const { return stop_requested_ || core_->stopping.load(); }
+
+  net::awaitable<void> serve() {
+    error_code ec;
+    if constexpr (kTls) {
+      idle_ = true;
+      lowest().expires_after(limits().handshake_timeout);
+      co_await stream_.async_handshake(net::ssl::stream_base::server, redirect(ec));
+      idle_ = false;
+      if (ec) co_return;
+    }
+    bool first = true;
+    while (!stopping()) {
+      // Wait for the first byte of the next request (unless pipelined bytes
+      // are already buffered). Nothing asked yet, so a timeout closes
+      // silently.
+      if (buffer_.size() == 0) {
+        idle_ = true;
+        lowest().expires_after(first ? limits().header_timeout : limits().idle_timeout);
+        std::size_t n = co_await stream_.async_read_some(buffer_.prepare(kFirstReadSize), redirect(ec));
+        idle_ = false;
+        if (ec) co_return;
+        buffer_.commit(n);
+      }
+      first = false;
+
+      parser_.emplace();
+      parser_->header_limit(static_cast<std::uint32_t>(limits().header_limit));
+      parser_->body_limit(limits().body_limit);
+      ec = co_await read_part(/*header_only=*/true, limits().header_timeout);
+      if (!ec && !parser_->is_done()) {
+        if (expects_continue()) ec = co_await send_continue();
+        if (!ec) ec = co_await read_part(/*header_only=*/false, limits().body_timeout);
+      }
+      if (ec) {
+        co_await reject(ec);
+        co_return;
+      }
+      if (!co_await respond()) co_return;
+    }
+    co_await close_gracefully();
+  }
+
+  // Reads the header (or the rest of the message) under a soft deadline.
+  // Returns beast::error::timeout when the deadline cut the read short.
+  net::awaitable<error_code> read_part(bool header_only, std::chrono::milliseconds limit) {
+    arm_deadline(limit);
+    lowest().expires_after(limit + kBackstop);
+    error_code ec;
+    if (header_only)
+      co_await http::async_read_header(stream_, buffer_, *parser_, redirect(ec));
+    else
+      co_await http::async_read(stream_, buffer_, *parser_, redirect(ec));
+    const bool fired = disarm_deadline();
+    if (ec && fired) ec = beast::error::timeout;
+    co_return ec;
+  }
+
+  void arm_deadline(std::chrono::milliseconds limit) {
+    const std::uint64_t generation = ++deadline_generation_;
+    deadline_fired_ = false;
+    deadline_.expires_after(limit);
+    deadline_.async_wait([self = this->shared_from_this(), generation](error_code ec) {
+      // A stale callback (its read already finished) must not cancel a later
+      // operation.
+      if (ec || generation != self->deadline_generation_) return;
+      self->deadline_fired_ = true;
+      self->lowest().cancel();
+    });
+  }
+
+  bool disarm_deadline() {
+    ++deadline_generation_;
+    deadline_.cancel();
+    return std::exchange(deadline_fired_, false);
+  }
+
+  bool expects_continue() {
+    auto& header = parser_->get();
+    auto it = header.find(http::field::expect);
+    return it != header.end() && beast::iequals(it->value(), "100-continue");
+  }
+
+  net::awaitable<error_code> send_continue() {
+    http::response<http::empty_body> cont{http::status::continue_, parser_->get().version()};
+    lowest().expires_after(limits().write_timeout);
+    error_code ec;
+    co_await http::async_write(stream_, cont, redirect(ec));
+    co_return ec;
+  }
+
+  // Answers a request the server could not read, then closes.
+  net::awaitable<void> reject(error_code read_error) {
+    static const auto http_category = &http::make_error_code(http::error::end_of_stream).category();
+    int status = 0;
+    if (read_error == beast::error::timeout)
+      status = 408;
+    else if (read_error == http::error::body_limit)
+      status = 413;
+    else if (read_error == http::error::header_limit)
+      status = 431;
+    else if (read_error == http::error::end_of_stream || read_error == http::error::partial_message)
+      status = 0;  // the client went away
+    else if (&read_error.category() == http_category)
+      status = 400;
+    if (status == 0) co_return;
+
+    http::response<http::string_body> res{static_cast<http::status>(status), 11};
+    res.set(http::field::server, beast::string_view(kServerName.data(), kServerName.size()));
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    res.body() = reason_text(status);
+    res.keep_alive(false);
+    res.prepare_payload();
+    lowest().expires_after(limits().write_timeout);
+    error_code ec;
+    co_await http::async_write(stream_, res, redirect(ec));
+    if (ec) co_return;
+    co_await linger();
+  }
+
+  // Stops sending and discards what the client still sends, so that closing
+  // a socket with unread data does not reset the connection before the
+  // client has read our error response.
+  net::awaitable<void> linger() {
+    if constexpr (kTls) {
+      co_await close_gracefully();
+    } else {
+      error_code ec;
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+      lowest().expires_after(limits().linger_timeout);
+      std::array<char, 16384> scratch;
+      while (!ec) co_await lowest().async_read_some(net::buffer(scratch), redirect(ec));
+    }
+  }
+
+  net::awaitable<void> close_gracefully() {
+    error_code ec;
+    if constexpr (kTls) {
+      lowest().expires_after(limits().handshake_timeout);
+      co_await stream_.async_shutdown(redirect(ec));
+    } else {
+      lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    }
+  }
+
+  Request to_request(http::request<http::string_body>& msg) {
+    Request r;
+    r.method = std::string(msg.method_string());
+    r.target = std::string(msg.target());
+    std::string_view t = r.target;
+    if (t.starts_with("http://") || t.starts_with("https://")) {  // absolute-form
+      auto slash = t.find('/', t.find("//") + 2);
+      t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
+    }
+    auto q = t.find('?');
+    r.path = std::string(t.substr(0, q));
+    if (q != std::string_view::npos) r.query = std::string(t.substr(q + 1));
+    for (const auto& field : msg) {
+      std::string name = lower(std_view(field.name_string()));
+      auto [it, inserted] = r.headers.emplace(name, std::string(std_view(field.value())));
+      if (!inserted) {
+        it->second += ", ";
+        it->second += std_view(field.value());
+      }
+    }
+    r.body = std::move(msg.body());
+    r.remote_address = remote_;
+    r.tls = kTls;
+    return r;
+  }
+
+  static http::response<http::string_body> to_beast(Response r, unsigned version, bool keep_alive,
+                                                    bool head) {
+    int status = r.status;
+    if (status < 200 || status > 599) status = 500;
+    http::response<http::string_body> out;
+    out.version(version);
+    out.result(static_cast<unsigned>(status));
+    out.set(http::field::server, beast::string_view(kServerName.data(), kServerName.size()));
+    for (const auto& [name, value] : r.headers) {
+      if (name.empty() || !safe_header_text(name) || !safe_header_text(value) ||
+          name.find_first_of(" \t:") != std::string::npos)
+        continue;
+      std::string key = lower(name);
+      if (key == "content-length" || key == "transfer-encoding" || key == "connection") continue;
+      out.set(name, value);
+    }
+    if (!r.content_type.empty() && safe_header_text(r.content_type))
+      out.set(http::field::content_type, r.content_type);
+    out.keep_alive(keep_alive);
+    if (status == 204 || status == 304) return out;  // no body, no Content-Length
+    out.body() = std::move(r.body);
+    out.prepare_payload();
+    if (head) out.body().clear();  // Content-Length stays that of the full body
+    return out;
+  }
+
+  // Handles one complete request. Returns whether to read another one.
+  net::awaitable<bool> respond() {
+    auto& msg = parser_->get();
+    bool keep_alive = msg.keep_alive();
+    const unsigned version = msg.version();
+    const bool head = msg.method() == http::verb::head;
+    Request req = to_request(msg);
+    parser_.reset();
+
+    std::optional<Response> res;
+    try {
+      res = co_await core_->handler(std::move(req));
+    } catch (const std::exception& e) {
+      core_->log(std::string("http handler failed: ") + e.what());
+      res = Response::text(500, "Internal Server Error\n");
+    }
+    if (!res) co_return false;  // the handler asked to drop the connection
+
+    if (res->close || stopping()) keep_alive = false;
+    auto out = to_beast(std::move(*res), version, keep_alive, head);
+    lowest().expires_after(limits().write_timeout);
+    error_code ec;
+    co_await http::async_write(stream_, out, redirect(ec));
+    if (ec) co_return false;
+    if (!keep_alive) {
+      co_await close_gracefully();
+      co_return false;
+    }
+    co_return true;
+  }
+
+  std::shared_ptr<ServerCore> core_;
+  Stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  net::steady_timer deadline_;
+  std::uint64_t deadline_generation_ = 0;
+  bool deadline_fired_ = false;
+  std::string remote_;
+  bool idle_ = false;  // nothing of a request received; stop() may close us
+  bool stop_requested_ = false;
+};
+
+template <class Stream, class... Args>
+void spawn_session(const std::shared_ptr<ServerCore>& core, std::string remote, Args&&... args) {
+  auto session = std::make_shared<Session<Stream>>(core, std::move(remote), std::forward<Args>(args)...);
+  if (!core->remember(session.get(), session)) return;  // over the limit: the socket closes
+  auto ex = session->executor();
+  net::co_spawn(ex, Session<Stream>::run(std::move(session)), net::detached);
+}
+
+void start_session(const std::shared_ptr<ServerCore>& core, tcp::socket socket) {
+  error_code ec;
+  auto remote = socket.remote_endpoint(ec);
+  if (ec) return;  // the peer is already gone
+  if (core->at_capacity()) return;
+  socket.set_option(tcp::no_delay(true), ec);
+  auto address = remote.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped())
+    address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  if (core->tls)
+    spawn_session<TlsStream>(core, address.to_string(), std::move(socket), *core->tls);
+  else
+    spawn_session<PlainStream>(core, address.to_string(), std::move(socket));
+}
+
+net::awaitable<void> accept_loop(std::shared_ptr<ServerCore> core) {
+  for (;;) {
+    tcp::socket socket(net::make_strand(core->executor));
+    error_code ec;
+    co_await core->acceptor.async_accept(socket, redirect(ec));
+    if (core->stopping) co_return;
+    if (ec == net::error::operation_aborted) co_return;
+    if (ec) {
+      // Typically EMFILE: pause instead of spinning, then try again.
+      core->log("http accept failed: " + ec.message());
+      core->retry_timer.expires_after(std::chrono::milliseconds(100));
+      co_await core->retry_timer.async_wait(redirect(ec));
+      continue;
+    }
+    start_session(core, std::move(socket));
+  }
+}
+
+tcp::endpoint resolve(const net::any_io_executor& ex, const ListenAddress& listen) {
+  std::string host = listen.host.empty() ? "0.0.0.0" : listen.host;
+  error_code ec;
+  auto address = net::ip::make_address(host, ec);
+  if (!ec) return {address, listen.port};
+  tcp::resolver resolver(ex);
+  auto results = resolver.resolve(host, std::to_string(listen.port));  // throws on failure
+  return results.begin()->endpoint();
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// HttpServer
+
+HttpServer::HttpServer(net::any_io_executor executor, ListenAddress listen, Handler handler,
+                       Limits limits, net::ssl::context* tls)
+    : core_(std::make_shared<ServerCore>(executor, std::move(handler), limits, tls)) {
+  tcp::endpoint endpoint = resolve(executor, listen);
+  auto& acceptor = core_->acceptor;
+  acceptor.open(endpoint.protocol());
+  acceptor.set_option(net::socket_base::reuse_address(true));
+  acceptor.bind(endpoint);
+  acceptor.listen(net::socket_base::max_listen_connections);
+  core_->port = acceptor.local_endpoint().port();
+}
+
+HttpServer::~HttpServer() { stop(); }
+
+std::uint16_t HttpServer::port() const { return core_->port; }
+
+void HttpServer::set_error_log(ErrorLog log) { core_->error_log = std::move(log); }
+
+void HttpServer::start() {
+  if (core_->started.exchange(true)) return;
+  net::co_spawn(core_->acceptor.get_executor(), accept_loop(core_), net::detached);
+}
+
+void HttpServer::stop() {
+  if (core_->stopping.exchange(true)) return;
+  net::post(core_->acceptor.get_executor(), [core = core_] {
+    error_code ec;
+    core->acceptor.close(ec);
+    core->retry_timer.cancel();
+  });
+  for (auto& session : core_->live_sessions()) session->request_stop();
+}
+
+}  // namespace keywarden::server

@@ -1,0 +1,151 @@
+// An asynchronous HTTP/1.1 server on Beast, for the daemon's webhooks (SCIM,
+// Okta hooks, /metrics) and for the Palette simulator.
+//
+// The server owns the transport: it accepts connections, optionally runs a
+// TLS handshake, reads requests under size and time limits, and answers the
+// protocol errors itself (400 malformed, 408 too slow, 413 body too large,
+// 431 header too large). Everything else goes to one Handler, which sees
+// plain structs and never needs Beast. One session per connection; requests
+// on a connection are handled one at a time, in order (keep-alive and
+// pipelining work).
+//
+// Threading: each connection runs on its own strand of the executor given to
+// the constructor, so the server works with an io_context run by one thread
+// or several. Handlers of different connections may then run concurrently;
+// with one thread they never do.
+#pragma once
+
+#include <utility>  // before awaitable.hpp: Boost 1.74's uses std::exchange without it
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace keywarden::server {
+
+// A request as the handler sees it. The body is complete (never streamed).
+struct Request {
+  std::string method;  // as received, e.g. "GET"
+  std::string target;  // as received: path + optional "?query"
+  std::string path;    // target up to '?', not percent-decoded
+  std::string query;   // after '?', not decoded; "" when absent
+  // Names lower-cased. Repeated fields are joined with ", " (RFC 9110 5.3).
+  std::map<std::string, std::string> headers;
+  std::string body;
+  std::string remote_address;  // peer IP, e.g. "127.0.0.1" or "::1"
+  bool tls = false;            // arrived over HTTPS
+
+  // The header's value, or nullopt when absent. `name` in lower case.
+  std::optional<std::string> header(std::string_view name) const;
+  // The first query parameter called `name`, percent-decoded ('+' is a
+  // space); nullopt when absent or badly escaped.
+  std::optional<std::string> query_param(std::string_view name) const;
+};
+
+// A response. The server sets Content-Length and Connection; handler headers
+// of those names (and Transfer-Encoding) are ignored, as are names or values
+// holding CR, LF or NUL. A status outside 200..599 is answered as 500. A 204
+// or 304 is sent without body; a HEAD request gets the headers only.
+struct Response {
+  int status = 200;
+  std::map<std::string, std::string> headers;
+  std::string body;
+  std::string content_type;  // empty: no Content-Type header
+  bool close = false;        // close the connection after this response
+
+  static Response json(int status, std::string body);
+  static Response text(int status, std::string body);
+};
+
+// Answers one request. Runs on the connection's strand and may co_await
+// (timers, other I/O). Returning std::nullopt closes the connection without
+// answering (used for fault injection). An exception becomes a 500 and is
+// reported to the error log. The server does not bound the handler's time.
+using Handler = std::function<boost::asio::awaitable<std::optional<Response>>(Request)>;
+
+// Where to listen. `host` is an IP literal or a name resolved once at
+// construction; port 0 picks an ephemeral port (see HttpServer::port()).
+struct ListenAddress {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 0;
+};
+
+// Parses "HOST:PORT", "[IPV6]:PORT" or ":PORT" (host 0.0.0.0). Returns
+// nullopt on anything else (missing port, port > 65535, empty host in
+// brackets).
+std::optional<ListenAddress> parse_listen_address(std::string_view text);
+
+struct Limits {
+  std::size_t header_limit = 16 * 1024;   // request line + fields; above: 431
+  std::size_t body_limit = 1024 * 1024;   // decoded body; above: 413
+  std::size_t max_connections = 1024;     // above: new connections are closed at once
+  // Time allowed to a kept-alive connection to start its next request; then
+  // it is closed silently (no 408: the client has not asked anything).
+  std::chrono::milliseconds idle_timeout{60'000};
+  // Time from connection (or from a request's first byte, on a kept-alive
+  // connection) to the end of the header. A client that sent part of a
+  // request gets 408; one that sent nothing is closed silently.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds body_timeout{30'000};  // end of header to end of body; then 408
+  std::chrono::milliseconds write_timeout{30'000};  // each response write
+  std::chrono::milliseconds handshake_timeout{10'000};  // TLS handshake and TLS shutdown
+  // After an error response (400/408/413/431) the server stops sending and
+  // drains what the client still sends for up to this long before closing,
+  // so the client reads the answer instead of a connection reset.
+  std::chrono::milliseconds linger_timeout{2'000};
+};
+
+// Receives one line per problem the server handles without a caller: accept
+// failures, handler exceptions. Never request contents.
+using ErrorLog = std::function<void(std::string_view)>;
+
+namespace detail {
+struct ServerCore;
+}
+
+class HttpServer {
+ public:
+  // Opens, binds and listens at once, so port() is known when this returns.
+  // Throws boost::system::system_error when the address cannot be resolved
+  // or bound. When `tls` is not null every connection is HTTPS; the context
+  // must stay valid until the executor's context stops running.
+  HttpServer(boost::asio::any_io_executor executor, ListenAddress listen, Handler handler,
+             Limits limits = {}, boost::asio::ssl::context* tls = nullptr);
+  // Calls stop(). Sessions still running keep what they need alive.
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The bound port (the real one when constructed with port 0).
+  std::uint16_t port() const;
+
+  // Where problems go; default: nowhere. Set before start().
+  void set_error_log(ErrorLog log);
+
+  // Starts accepting. Call once.
+  void start();
+
+  // Stops accepting and closes idle connections (including ones still in
+  // their TLS handshake or waiting for their first request). A request being
+  // read or handled is finished and answered with "Connection: close". Safe
+  // from any thread, idempotent, does not block: once in-flight requests are
+  // done the server holds no more work, so the io_context's run() returns if
+  // nothing else keeps it busy.
+  void stop();
+
+ private:
+  std::shared_ptr<detail::ServerCore> core_;
+};
+
+}  // namespace keywarden::server
