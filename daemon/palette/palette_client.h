@@ -9,6 +9,8 @@
 // never appears in an exception message or a log line.
 #pragma once
 
+#include <utility>  // before Boost: 1.74's awaitable.hpp uses std::exchange without including it
+
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
