@@ -156,6 +156,55 @@ CREATE TABLE events (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX events_by_seen_at ON events (seen_at);
 )sql"},
+    {2, "SCIM service provider resources", R"sql(
+-- What SCIM clients pushed to a `scim` source, so that keywarden can answer
+-- their GETs, filters and PATCHes (connectors/scim). `json` is the resource
+-- as the connector serializes it (without meta, and for a group without its
+-- members); the *_lower and external_id columns are the lookup keys the
+-- connector computes (case already folded where SCIM compares without it).
+CREATE TABLE scim_resources (
+  source             TEXT NOT NULL,
+  type               TEXT NOT NULL CHECK (type IN ('User', 'Group')),
+  id                 TEXT NOT NULL,
+  user_name_lower    TEXT NOT NULL DEFAULT '',
+  external_id        TEXT NOT NULL DEFAULT '',
+  display_name_lower TEXT NOT NULL DEFAULT '',
+  json               TEXT NOT NULL,
+  version            INTEGER NOT NULL,
+  created            INTEGER NOT NULL,
+  modified           INTEGER NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX scim_resources_by_id ON scim_resources (source, type, id);
+-- Paging in a stable order (Okta pages /Groups and needs it stable).
+CREATE INDEX scim_resources_by_age ON scim_resources (source, type, created, id);
+CREATE INDEX scim_resources_by_user_name ON scim_resources (source, type, user_name_lower)
+  WHERE user_name_lower <> '';
+CREATE INDEX scim_resources_by_external_id ON scim_resources (source, type, external_id)
+  WHERE external_id <> '';
+CREATE INDEX scim_resources_by_display_name ON scim_resources (source, type, display_name_lower)
+  WHERE display_name_lower <> '';
+
+-- A user's emails (normalized), for Entra's emails[type eq "work"].value eq … matching.
+CREATE TABLE scim_emails (
+  source TEXT NOT NULL,
+  type   TEXT NOT NULL,
+  id     TEXT NOT NULL,
+  email  TEXT NOT NULL,
+  PRIMARY KEY (source, type, id, email)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX scim_emails_by_email ON scim_emails (source, type, email);
+
+-- Group members, one row each, so a change to a large group writes only what
+-- changed. `json` is the member object ({"value","display","type"}).
+CREATE TABLE scim_members (
+  source    TEXT NOT NULL,
+  group_id  TEXT NOT NULL,
+  member_id TEXT NOT NULL,
+  json      TEXT NOT NULL,
+  PRIMARY KEY (source, group_id, member_id)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX scim_members_by_member ON scim_members (source, member_id, group_id);
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;

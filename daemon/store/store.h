@@ -83,6 +83,38 @@ struct QuarantinedPlan {
   std::vector<Action> actions;
 };
 
+// ---- SCIM service provider state (rows for connectors/scim) ---------------
+// The store keeps these rows for the SCIM connector and compares their keys
+// byte for byte; it never reads the JSON inside them.
+
+// One SCIM resource of a source. `type` is "User" or "Group".
+struct ScimResourceRow {
+  std::string type;
+  std::string id;
+  std::string json;
+  int64_t version = 0;  // 1 after the first put, +1 on every later put
+  Timestamp created{};
+  Timestamp modified{};
+};
+
+// What a resource is found by; the connector folds case before the store sees
+// a key. Empty keys are never matched.
+struct ScimResourceKeys {
+  std::string user_name_lower;
+  std::string external_id;
+  std::string display_name_lower;
+  std::vector<std::string> emails;
+};
+
+enum class ScimKey { user_name_lower, external_id, display_name_lower, email };
+
+// One member of a group: the member's id and its member object (JSON text).
+struct ScimMemberRow {
+  std::string member_id;
+  std::string json;
+};
+// ---- end of SCIM service provider state ------------------------------------
+
 class Store {
  public:
   // Opens or creates the database file (its folder must exist), sets WAL and
@@ -199,6 +231,44 @@ class Store {
   // after. Entries older than `keep_until` may be pruned by prune_events.
   bool remember_event(const std::string& source, const std::string& event_id, Timestamp now);
   void prune_events(Timestamp older_than);
+
+  // ---- SCIM service provider state (connectors/scim; daemon/store/scim_store.cc) ----
+  //
+  // The resources a SCIM client pushed to `source`. Unlike the methods above,
+  // each of these joins the caller's transaction when one is open on this
+  // connection (the daemon answers a SCIM request inside one), and is a
+  // transaction of its own otherwise.
+
+  std::optional<ScimResourceRow> scim_resource(const std::string& source, std::string_view type,
+                                               const std::string& id) const;
+  // Resources of `type` whose `key` equals `value`, oldest first (created, id).
+  // Empty when `value` is empty.
+  std::vector<ScimResourceRow> scim_find(const std::string& source, std::string_view type,
+                                         ScimKey key, const std::string& value) const;
+  // Resources of `type`, oldest first (created, id), skipping `offset`, at
+  // most `limit`.
+  std::vector<ScimResourceRow> scim_list(const std::string& source, std::string_view type,
+                                         int64_t offset, int64_t limit) const;
+  int64_t scim_count(const std::string& source, std::string_view type) const;
+  // Inserts or replaces a resource and its keys: created is kept for an
+  // existing resource (`now` for a new one), modified = now, version + 1.
+  // Returns the row as stored.
+  ScimResourceRow scim_put(const std::string& source, std::string_view type, const std::string& id,
+                           const std::string& json, const ScimResourceKeys& keys, Timestamp now);
+  // Deletes the resource, its emails and its member rows (for a group).
+  // False when there was none.
+  bool scim_remove(const std::string& source, std::string_view type, const std::string& id);
+  // A group's members, ordered by member id.
+  std::vector<ScimMemberRow> scim_members(const std::string& source, const std::string& group_id) const;
+  // The ids of the groups listing `member_id`, ordered.
+  std::vector<std::string> scim_groups_with_member(const std::string& source,
+                                                   const std::string& member_id) const;
+  // Inserts or replaces one member row.
+  void scim_put_member(const std::string& source, const std::string& group_id, const ScimMemberRow& member);
+  // False when the group did not list the member.
+  bool scim_remove_member(const std::string& source, const std::string& group_id,
+                          const std::string& member_id);
+  // ---- end of SCIM service provider state ------------------------------------
 
  private:
   explicit Store(sqlite3* db);

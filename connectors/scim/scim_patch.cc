@@ -1,0 +1,336 @@
+#include "connectors/scim/scim_patch.h"
+
+#include <algorithm>
+#include <iterator>
+#include <set>
+
+#include "connectors/scim/scim_attribute.h"
+#include "connectors/scim/scim_error.h"
+#include "connectors/scim/scim_filter.h"
+#include "connectors/scim/scim_resource.h"
+
+namespace keywarden {
+namespace {
+
+using nlohmann::json;
+
+enum class Op { add, replace, remove };
+
+struct Context {
+  bool active_written = false;
+};
+
+[[noreturn]] void fail(const char* scim_type, const std::string& detail) {
+  throw ScimError(400, scim_type, detail);
+}
+
+Op parse_op(const json& operation) {
+  const json* op = find_scim_member(operation, "op");
+  if (op == nullptr || !op->is_string()) fail("invalidSyntax", "each operation needs a string \"op\"");
+  const std::string& name = op->get_ref<const std::string&>();
+  if (iequals(name, "add")) return Op::add;
+  if (iequals(name, "replace")) return Op::replace;
+  if (iequals(name, "remove")) return Op::remove;
+  fail("invalidSyntax", "unknown op \"" + name.substr(0, 20) + "\" (expected add, replace or remove)");
+}
+
+// The value written to `attribute` (or `attribute.sub`), with SCIM's booleans
+// coerced: Entra sends "active":"False".
+json coerce(std::string_view attribute, std::string_view sub, const json& value) {
+  const std::string_view name = sub.empty() ? attribute : sub;
+  if (iequals(name, "active") || iequals(name, "primary")) {
+    if (value.is_null()) return value;
+    const std::optional<bool> flag = scim_boolean(value);
+    if (!flag) fail("invalidValue", "\"" + std::string(name) + "\" must be true or false");
+    return *flag;
+  }
+  return value;
+}
+
+// Two elements of the multi-valued `attribute` are the same value when their
+// "value" sub-attributes are equal (resource ids exactly, emails without
+// case), or, lacking "value", when they are equal JSON.
+bool same_element(std::string_view attribute, const json& a, const json& b) {
+  const json* va = a.is_object() ? find_scim_member(a, "value") : &a;
+  const json* vb = b.is_object() ? find_scim_member(b, "value") : &b;
+  if (va != nullptr && vb != nullptr && va->is_string() && vb->is_string()) {
+    const bool exact = scim_case_exact(attribute, "value");
+    return exact ? *va == *vb
+                 : iequals(va->get_ref<const std::string&>(), vb->get_ref<const std::string&>());
+  }
+  if (va == nullptr && vb == nullptr) return a == b;
+  return va != nullptr && vb != nullptr && *va == *vb && (a.is_object() == b.is_object());
+}
+
+// Merges the members of `value` into the object `target` (RFC 7644: a complex
+// value replaces the sub-attributes it names and leaves the others).
+void merge_object(json& target, const json& value, std::string_view attribute) {
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    set_scim_member(target, it.key(), coerce(attribute, it.key(), it.value()));
+  }
+}
+
+void append_unique(json& array, std::string_view attribute, const json& value) {
+  const auto append_one = [&](const json& element) {
+    for (const json& existing : array) {
+      if (same_element(attribute, existing, element)) return;
+    }
+    array.push_back(element);
+  };
+  if (value.is_array()) {
+    for (const json& element : value) append_one(element);
+  } else {
+    append_one(value);
+  }
+}
+
+// The eq comparisons of a filter like `type eq "work"` or
+// `type eq "work" and primary eq true`, from which add/replace can build a
+// new element. Empty when the filter has any other shape.
+std::vector<const ScimFilter*> equalities(const ScimFilter& filter) {
+  std::vector<const ScimFilter*> out;
+  if (filter.kind == ScimFilter::Kind::compare && filter.op == ScimCompareOp::eq &&
+      filter.path.sub_attribute.empty() && !filter.value.is_null()) {
+    out.push_back(&filter);
+  } else if (filter.kind == ScimFilter::Kind::all_of) {
+    for (const ScimFilter& child : filter.children) {
+      std::vector<const ScimFilter*> inner = equalities(child);
+      if (inner.empty()) return {};
+      out.insert(out.end(), inner.begin(), inner.end());
+    }
+  }
+  return out;
+}
+
+// The object an attribute path lives in: the resource, or its extension
+// object (created for add/replace, with the URN added to "schemas").
+json* container_for(json& resource, const ScimAttributePath& path, bool create) {
+  if (path.is_core()) return &resource;
+  json* extension = find_scim_member(resource, path.schema);
+  if (extension != nullptr && extension->is_object()) return extension;
+  if (!create) return nullptr;
+  json& schemas = resource["schemas"];
+  if (!schemas.is_array()) schemas = json::array();
+  bool listed = false;
+  for (const json& schema : schemas) {
+    if (schema.is_string() && iequals(schema.get_ref<const std::string&>(), path.schema)) listed = true;
+  }
+  if (!listed) schemas.push_back(path.schema);
+  return &set_scim_member(resource, path.schema, json::object());
+}
+
+// Removes from the array `target` the elements that `value` lists (Entra's
+// {"op":"Remove","path":"members","value":[{"value":"id"}]}).
+void remove_listed(json& target, std::string_view attribute, const json& value) {
+  const json listed = value.is_array() ? value : json::array({value});
+  json kept = json::array();
+  for (json& element : target) {
+    bool remove = false;
+    for (const json& entry : listed) {
+      if (entry.is_object() && find_scim_member(entry, "value") == nullptr) {
+        // No "value" to match on: every non-null member must match.
+        bool all = !entry.empty();
+        for (auto it = entry.begin(); it != entry.end(); ++it) {
+          if (it.value().is_null()) continue;
+          const json* actual = find_scim_member(element, it.key());
+          if (actual == nullptr || *actual != it.value()) all = false;
+        }
+        remove = remove || all;
+      } else if (same_element(attribute, element, entry)) {
+        remove = true;
+      }
+    }
+    if (!remove) kept.push_back(std::move(element));
+  }
+  target = std::move(kept);
+}
+
+void apply_at(json& resource, Op op, const ScimPatchPath& path, const json* value, Context& context) {
+  const ScimAttributePath& attribute = path.attribute;
+  const std::string& name = attribute.attribute;
+  if (attribute.is_core() && attribute.sub_attribute.empty() && !path.has_filter) {
+    if (iequals(name, "meta")) return;  // read-only, and clients echo it back
+    if (iequals(name, "id")) {
+      const json* current = find_scim_member(resource, "id");
+      if (op != Op::remove && value != nullptr && current != nullptr && *value == *current) return;
+      fail("mutability", "\"id\" is assigned by the service provider and cannot change");
+    }
+  }
+  if (op != Op::remove && value == nullptr) {
+    fail("invalidValue", "\"" + std::string(op == Op::add ? "add" : "replace") + "\" of \"" +
+                             attribute.to_string() + "\" needs a \"value\"");
+  }
+  if (op != Op::remove && attribute.is_core() && iequals(name, "active") && !path.has_filter) {
+    context.active_written = true;
+  }
+
+  json* container = container_for(resource, attribute, op != Op::remove);
+  if (container == nullptr) return;  // removing from an extension that is not there
+  json* target = find_scim_member(*container, name);
+
+  if (path.has_filter) {
+    if (op == Op::remove) {
+      if (target == nullptr || !target->is_array()) return;
+      json kept = json::array();
+      for (json& element : *target) {
+        const bool match = element.is_object() && scim_filter_matches_element(path.filter, element, name);
+        if (!match) {
+          kept.push_back(std::move(element));
+        } else if (!path.sub_attribute.empty()) {
+          erase_scim_member(element, path.sub_attribute);
+          kept.push_back(std::move(element));
+        }
+      }
+      *target = std::move(kept);
+      return;
+    }
+    if (target == nullptr || target->is_null()) target = &set_scim_member(*container, name, json::array());
+    if (!target->is_array()) fail("invalidPath", "\"" + name + "\" is not multi-valued");
+    bool matched = false;
+    for (json& element : *target) {
+      if (!element.is_object() || !scim_filter_matches_element(path.filter, element, name)) continue;
+      matched = true;
+      if (!path.sub_attribute.empty()) {
+        set_scim_member(element, path.sub_attribute, coerce(name, path.sub_attribute, *value));
+      } else if (!value->is_object()) {
+        fail("invalidValue", "the value for \"" + name + "[…]\" must be an object");
+      } else if (op == Op::replace) {
+        element = *value;
+      } else {
+        merge_object(element, *value, name);
+      }
+    }
+    if (matched) return;
+    // Nothing matched: build the element the filter describes, as Entra
+    // expects for emails[type eq "work"].value on a user without one.
+    const std::vector<const ScimFilter*> fields = equalities(path.filter);
+    if (fields.empty()) fail("noTarget", "no \"" + name + "\" value matches the filter");
+    json element = json::object();
+    for (const ScimFilter* field : fields) set_scim_member(element, field->path.attribute, field->value);
+    if (!path.sub_attribute.empty()) {
+      set_scim_member(element, path.sub_attribute, coerce(name, path.sub_attribute, *value));
+    } else if (value->is_object()) {
+      merge_object(element, *value, name);
+    } else {
+      fail("invalidValue", "the value for \"" + name + "[…]\" must be an object");
+    }
+    target->push_back(std::move(element));
+    return;
+  }
+
+  if (!attribute.sub_attribute.empty()) {
+    const std::string& sub = attribute.sub_attribute;
+    if (op == Op::remove) {
+      if (target == nullptr) return;
+      if (target->is_object()) erase_scim_member(*target, sub);
+      if (target->is_array()) {
+        for (json& element : *target) erase_scim_member(element, sub);
+      }
+      return;
+    }
+    if (target == nullptr || target->is_null()) target = &set_scim_member(*container, name, json::object());
+    if (!target->is_object()) {
+      fail("invalidPath", "\"" + attribute.to_string() + "\": \"" + name +
+                              "\" is multi-valued; select an element with a filter");
+    }
+    set_scim_member(*target, sub, coerce(name, sub, *value));
+    return;
+  }
+
+  switch (op) {
+    case Op::remove:
+      if (target == nullptr) return;
+      if (value != nullptr && !value->is_null() && target->is_array()) {
+        remove_listed(*target, name, *value);
+      } else {
+        erase_scim_member(*container, name);
+      }
+      return;
+    case Op::add:
+      if (target != nullptr && target->is_array()) {
+        append_unique(*target, name, *value);
+      } else if (target != nullptr && target->is_object() && value->is_object()) {
+        merge_object(*target, *value, name);
+      } else if (is_scim_multi_valued(name) || value->is_array()) {
+        json& array = set_scim_member(*container, name, json::array());
+        append_unique(array, name, *value);
+      } else {
+        set_scim_member(*container, name, coerce(name, {}, *value));
+      }
+      return;
+    case Op::replace:
+      if (target != nullptr && target->is_object() && value->is_object()) {
+        merge_object(*target, *value, name);
+      } else if (is_scim_multi_valued(name) && !value->is_array() && !value->is_null()) {
+        set_scim_member(*container, name, json::array({*value}));
+      } else {
+        set_scim_member(*container, name, coerce(name, {}, *value));
+      }
+      return;
+  }
+}
+
+// A path-less add or replace: each member of the object value is an
+// operation of its own on the path its name spells.
+void apply_pathless(json& resource, Op op, const json& value, Context& context) {
+  if (!value.is_object()) fail("invalidValue", "an operation without \"path\" needs an object \"value\"");
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    const std::string& key = it.key();
+    if ((is_scim_extension_schema(key) || is_scim_core_schema(key)) && it.value().is_object()) {
+      for (auto inner = it.value().begin(); inner != it.value().end(); ++inner) {
+        ScimPatchPath path = parse_scim_patch_path(inner.key());
+        if (!path.attribute.schema.empty()) {
+          fail("invalidPath", "\"" + inner.key().substr(0, 80) + "\" inside \"" + key.substr(0, 80) + "\"");
+        }
+        if (!is_scim_core_schema(key)) path.attribute.schema = key;
+        apply_at(resource, op, path, &inner.value(), context);
+      }
+      continue;
+    }
+    apply_at(resource, op, parse_scim_patch_path(key), &it.value(), context);
+  }
+}
+
+std::vector<std::string> difference(const std::set<std::string>& a, const std::set<std::string>& b) {
+  std::vector<std::string> out;
+  std::set_difference(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+}  // namespace
+
+ScimPatchResult apply_scim_patch(const json& resource, const json& patch) {
+  if (!patch.is_object()) fail("invalidSyntax", "a PATCH body must be a JSON object");
+  const json* operations = find_scim_member(patch, "Operations");
+  if (operations == nullptr || !operations->is_array()) {
+    fail("invalidSyntax", "a PATCH body needs an \"Operations\" array");
+  }
+  ScimPatchResult result;
+  result.resource = resource;
+  Context context;
+  for (const json& operation : *operations) {
+    if (!operation.is_object()) fail("invalidSyntax", "each operation must be an object");
+    const Op op = parse_op(operation);
+    const json* path = find_scim_member(operation, "path");
+    const json* value = find_scim_member(operation, "value");
+    const bool has_path =
+        path != nullptr && !path->is_null() && !(path->is_string() && path->get_ref<const std::string&>().empty());
+    if (has_path && !path->is_string()) fail("invalidPath", "\"path\" must be a string");
+    if (!has_path) {
+      if (op == Op::remove) fail("noTarget", "\"remove\" needs a \"path\"");
+      if (value == nullptr) fail("invalidValue", "an operation without \"path\" needs a \"value\"");
+      apply_pathless(result.resource, op, *value, context);
+      continue;
+    }
+    apply_at(result.resource, op, parse_scim_patch_path(path->get_ref<const std::string&>()), value, context);
+  }
+  result.active_written = context.active_written;
+  result.active_changed = scim_user_active(resource) != scim_user_active(result.resource);
+  const std::set<std::string> before = scim_member_ids(resource);
+  const std::set<std::string> after = scim_member_ids(result.resource);
+  result.members_added = difference(after, before);
+  result.members_removed = difference(before, after);
+  return result;
+}
+
+}  // namespace keywarden

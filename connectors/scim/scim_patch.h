@@ -1,0 +1,46 @@
+// SCIM PATCH (RFC 7644 §3.5.2) applied to a User or Group resource, in every
+// dialect the IdPs send (reference/idp-protocols.md §1.4–1.5):
+// - "op" in any case ("Add", "Replace", "Remove");
+// - "active" as true/false or "True"/"False" strings;
+// - path-less add/replace whose object value has dotted ("name.givenName")
+//   or URN-prefixed ("urn:…:enterprise:2.0:User:employeeNumber") keys, or an
+//   extension object keyed by its schema URN;
+// - member removal by value array ({"op":"Remove","path":"members",
+//   "value":[{"value":"id","$ref":null}]}), by filter
+//   ("members[value eq \"id\"]"), or by replacing "members" wholesale;
+// - add/replace through a filter that matches nothing
+//   ("emails[type eq \"work\"].value") creates the element, as Entra expects.
+// Removing what is not there is a no-op, so a retried deprovisioning succeeds.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+namespace keywarden {
+
+struct ScimPatchResult {
+  nlohmann::json resource;                   // the resource after every operation
+  bool active_written = false;               // an operation set "active"
+  bool active_changed = false;               // scim_user_active differs before/after
+  std::vector<std::string> members_added;    // member values, sorted
+  std::vector<std::string> members_removed;  // member values, sorted
+};
+
+// Applies the PatchOp message `patch` ({"schemas":[…],"Operations":[…]}) to
+// `resource` (a User or Group object; a Group with its "members"). All or
+// nothing: throws ScimError(400, scimType) and changes nothing when any
+// operation is malformed:
+// - invalidSyntax: no "Operations" array, an operation not an object, an
+//   unknown "op";
+// - invalidPath: a "path" that is not a string or not a valid path;
+// - noTarget: "remove" without a path; add/replace through a filter that
+//   matches nothing and cannot create an element;
+// - invalidValue: a missing or ill-typed "value" (e.g. "active":"maybe");
+// - mutability: changing "id" (setting it to its current value is a no-op,
+//   as Okta does); "meta" is read-only and silently ignored.
+// The result is not yet validated as a User or Group: the caller normalizes
+// it (normalize_scim_user/normalize_scim_group).
+ScimPatchResult apply_scim_patch(const nlohmann::json& resource, const nlohmann::json& patch);
+
+}  // namespace keywarden

@@ -1,0 +1,112 @@
+// Where the SCIM service provider keeps what a client pushed, and where it
+// reports the identity facts those pushes imply. One repository serves one
+// `scim` source.
+//
+// The service makes several calls per request and never opens a transaction
+// itself: the caller runs ScimService::handle inside one (the daemon's DB
+// thread does), so a request's writes commit or roll back together. The
+// service validates a request completely before its first write, so a 4xx
+// answer writes nothing. Every method may throw (e.g. StoreError); the service
+// lets that through and the caller answers 500 and rolls back.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/engine/identity.h"
+#include "daemon/engine/time_point.h"
+
+namespace keywarden {
+
+enum class ScimResourceType { user, group };
+std::string_view to_string(ScimResourceType type);  // "User" | "Group"
+
+// The keys a resource can be found by. The service computes them, folding
+// case where SCIM compares without it; a repository compares bytes.
+enum class ScimLookup {
+  user_name,     // Users: ascii_lower(userName)
+  external_id,   // externalId, exact
+  display_name,  // ascii_lower(displayName)
+  email,         // Users: normalize_email of any email value
+};
+
+struct ScimLookupKeys {
+  std::string user_name;            // "" for groups
+  std::string external_id;          // "" when none
+  std::string display_name;         // "" when none
+  std::vector<std::string> emails;  // each once
+};
+
+// One stored resource. `json` is opaque to the repository: the resource
+// without "meta" (built on output) and, for a group, without "members"
+// (kept as member rows, so a large group's change writes only what changed).
+struct ScimRecord {
+  ScimResourceType type = ScimResourceType::user;
+  std::string id;
+  std::string json;
+  int64_t version = 0;  // 1 after the first put, +1 on every put after
+  Timestamp created{};
+  Timestamp modified{};
+};
+
+// One member of a group: the member's id ("value") and its member object as
+// JSON text ({"value":…,"display":…,"type":…}), opaque to the repository.
+struct ScimMemberRecord {
+  std::string member_id;
+  std::string json;
+};
+
+struct ScimPage {
+  std::vector<ScimRecord> records;
+  int64_t total = 0;  // resources of the type, whatever the page
+};
+
+class ScimRepository {
+ public:
+  virtual ~ScimRepository() = default;
+
+  // ---- Resources ------------------------------------------------------------
+
+  virtual std::optional<ScimRecord> get(ScimResourceType type, const std::string& id) = 0;
+  // Resources of `type` whose `lookup` key equals `key`, oldest first
+  // (created, then id).
+  virtual std::vector<ScimRecord> find(ScimResourceType type, ScimLookup lookup,
+                                       const std::string& key) = 0;
+  // Resources of `type` in a stable order (created, then id), skipping
+  // `offset` and returning at most `limit`; `total` counts them all.
+  virtual ScimPage list(ScimResourceType type, int64_t offset, int64_t limit) = 0;
+  // Inserts or replaces the resource and its lookup keys. `created` is kept
+  // for an existing resource and `now` for a new one; `modified` is `now`.
+  // Returns the record as stored, with its new version.
+  virtual ScimRecord put(ScimResourceType type, const std::string& id, const std::string& json,
+                         const ScimLookupKeys& keys, Timestamp now) = 0;
+  // Deletes the resource, its keys and, for a group, its member rows.
+  // Returns false when there was no such resource.
+  virtual bool remove(ScimResourceType type, const std::string& id) = 0;
+
+  // ---- Group members --------------------------------------------------------
+
+  // The group's members, ordered by member id.
+  virtual std::vector<ScimMemberRecord> members(const std::string& group_id) = 0;
+  // The ids of the groups listing `member_id`, ordered.
+  virtual std::vector<std::string> groups_with_member(const std::string& member_id) = 0;
+  // Inserts or replaces one member row.
+  virtual void put_member(const std::string& group_id, const ScimMemberRecord& member) = 0;
+  // Returns false when the group did not list the member.
+  virtual bool remove_member(const std::string& group_id, const std::string& member_id) = 0;
+
+  // ---- Identity facts (what the engine sees) ---------------------------------
+
+  // As Store::apply_identity_update for this repository's source.
+  virtual void apply_identity_update(const Identity& identity, bool groups_known, Timestamp now) = 0;
+  // As Store::set_membership for this repository's source.
+  virtual void set_membership(const std::string& subject_id, const std::string& group, bool member,
+                              Timestamp now) = 0;
+  // As Store::load_identity for this repository's source.
+  virtual std::optional<IdentityRecord> load_identity(const std::string& subject_id) = 0;
+};
+
+}  // namespace keywarden

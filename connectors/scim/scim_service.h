@@ -1,0 +1,61 @@
+// keywarden's SCIM 2.0 service provider (RFC 7643/7644) for one `scim`
+// source, as a library: the HTTP layer hands it one request at a time and
+// sends back what it returns. It speaks the dialects of Microsoft Entra ID,
+// Okta and OneLogin (reference/idp-protocols.md §1) and turns their pushes
+// into identity facts through a ScimRepository:
+// - a User is an Identity: subject = SCIM id, email = primary, else work,
+//   else first email, else userName when it holds '@'; inactive when
+//   "active" is false; groups = display names of the groups that list it;
+// - DELETE /Users/{id} makes the identity `deleted` ("SCIM DELETE") and
+//   removes the user from every group;
+// - a group change sets memberships (by display name) on and off for the
+//   members it adds or removes; a rename moves them; a DELETE ends them.
+//
+// Endpoints (relative to the source's base): /Users, /Users/{id}, /Groups,
+// /Groups/{id}, /Users/.search, /Groups/.search, /ServiceProviderConfig,
+// /ResourceTypes[/{id}], /Schemas[/{id}]. /Bulk and /Me answer 501; other
+// paths 404; a method a path does not serve, 405 with Allow.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "connectors/scim/scim_message.h"
+#include "connectors/scim/scim_repository.h"
+#include "daemon/engine/time_point.h"
+
+namespace keywarden {
+
+struct ScimServiceOptions {
+  // ServiceProviderConfig filter.maxResults: the largest page served, and the
+  // page size when a request gives no `count`. Larger counts are clamped.
+  int max_results = 1000;
+  // Request bodies nesting arrays/objects deeper than this are rejected
+  // (400 invalidSyntax) before they are parsed.
+  int max_json_depth = 32;
+  // Makes the id of a new resource; random UUIDs when empty. Tests and the
+  // fuzzer inject a deterministic one.
+  std::function<std::string()> new_id;
+};
+
+// A random (version 4) UUID, lower-case: "2819c223-7f76-453a-919d-413861904646".
+std::string random_scim_id();
+
+class ScimService {
+ public:
+  explicit ScimService(ScimServiceOptions options = {});
+
+  // Answers one request. Synchronous; it calls `repository` several times
+  // and opens no transaction: run it inside the caller's transaction, and
+  // commit before sending a 2xx (SPEC §5 durability). Client mistakes are
+  // answered with the SCIM error schema and write nothing. Throws only what
+  // `repository` throws (the caller answers 500 and rolls back).
+  // `now` stamps meta.created/lastModified and the identity facts.
+  // Safe to call from several threads with different repositories.
+  ScimResponse handle(const ScimRequest& request, ScimRepository& repository, Timestamp now) const;
+
+ private:
+  ScimServiceOptions options_;
+};
+
+}  // namespace keywarden

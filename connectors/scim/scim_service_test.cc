@@ -1,0 +1,385 @@
+// The SCIM service provider's protocol: endpoints, errors, paging,
+// projection, idempotence and the identity facts it reports. Each test is
+// named after the failure it guards against.
+#include "connectors/scim/scim_service.h"
+
+#include <gtest/gtest.h>
+
+#include "connectors/scim/scim_test_client.h"
+
+namespace keywarden {
+namespace {
+
+using nlohmann::json;
+using scim_test::Reply;
+using scim_test::ScimTestClient;
+
+void expect_scim_error(const Reply& reply, int status, const std::string& scim_type) {
+  EXPECT_EQ(reply.status(), status) << reply.response.body;
+  ASSERT_TRUE(reply.body.is_object()) << reply.response.body;
+  EXPECT_EQ(reply.body["schemas"], json({"urn:ietf:params:scim:api:messages:2.0:Error"}));
+  EXPECT_EQ(reply.body["status"], std::to_string(status));
+  if (scim_type.empty()) {
+    EXPECT_FALSE(reply.body.contains("scimType"));
+  } else {
+    EXPECT_EQ(reply.body["scimType"], scim_type);
+  }
+  EXPECT_TRUE(reply.body["detail"].is_string());
+}
+
+TEST(ScimServiceTest, CreateReturns201WithMetaLocationAndETag) {
+  ScimTestClient client;
+  const Reply reply = client.send("POST", "/Users", json{{"userName", "alice@example.com"}, {"externalId", "ext-1"}});
+  ASSERT_EQ(reply.status(), 201);
+  EXPECT_EQ(reply.body["id"], "id-1");
+  EXPECT_EQ(reply.body["externalId"], "ext-1");
+  EXPECT_EQ(reply.body["meta"]["resourceType"], "User");
+  EXPECT_EQ(reply.body["meta"]["location"], "https://kw.test/scim/v2/corp/Users/id-1");
+  EXPECT_EQ(reply.body["meta"]["created"], "2023-11-14T22:13:20Z");
+  EXPECT_EQ(reply.body["meta"]["version"], "W/\"1\"");
+  EXPECT_EQ(reply.header("Location"), "https://kw.test/scim/v2/corp/Users/id-1");
+  EXPECT_EQ(reply.header("ETag"), "W/\"1\"");
+  EXPECT_EQ(reply.body["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
+}
+
+TEST(ScimServiceTest, RandomIdsAreUuids) {
+  const std::string a = random_scim_id(), b = random_scim_id();
+  EXPECT_NE(a, b);
+  ASSERT_EQ(a.size(), 36u);
+  EXPECT_EQ(a[14], '4');
+  EXPECT_EQ(a[8], '-');
+}
+
+TEST(ScimServiceTest, UserBecomesAnIdentity) {
+  ScimTestClient client;
+  const std::string id = client.create_user("Alice@Example.com", "Alice.Work@Example.com");
+  const IdentityRecord& identity = client.identity(id);
+  EXPECT_EQ(identity.user_name, "Alice@Example.com");
+  EXPECT_EQ(identity.email, "alice.work@example.com");
+  EXPECT_EQ(identity.status, IdentityStatus::active);
+}
+
+TEST(ScimServiceTest, EmailChoiceIsPrimaryThenWorkThenFirstThenUserName) {
+  ScimTestClient client;
+  Reply r = client.send("POST", "/Users", json::parse(R"({"userName":"u1@x.com","emails":[
+      {"value":"home@x.com","type":"home"},{"value":"work@x.com","type":"work"},{"value":"p@x.com","primary":"True"}]})"));
+  EXPECT_EQ(client.identity(r.body["id"]).email, "p@x.com");
+  r = client.send("POST", "/Users", json::parse(R"({"userName":"u2@x.com","emails":[
+      {"value":"home@x.com","type":"home"},{"value":"work@x.com","type":"Work"}]})"));
+  EXPECT_EQ(client.identity(r.body["id"]).email, "work@x.com");
+  r = client.send("POST", "/Users", json::parse(R"({"userName":"u3@x.com","emails":[{"value":"first@x.com"}]})"));
+  EXPECT_EQ(client.identity(r.body["id"]).email, "first@x.com");
+  r = client.send("POST", "/Users", json::parse(R"({"userName":"U4@X.com"})"));
+  EXPECT_EQ(client.identity(r.body["id"]).email, "u4@x.com");
+  r = client.send("POST", "/Users", json::parse(R"({"userName":"plainname"})"));
+  EXPECT_EQ(client.identity(r.body["id"]).email, "");
+}
+
+TEST(ScimServiceTest, DuplicateUserNameIs409EvenInAnotherCase) {
+  ScimTestClient client;
+  client.create_user("alice@example.com");
+  expect_scim_error(client.send("POST", "/Users", json{{"userName", "ALICE@example.com"}}), 409, "uniqueness");
+  const std::string bob = client.create_user("bob@example.com");
+  expect_scim_error(client.send("PATCH", "/Users/" + bob,
+                                json::parse(R"({"Operations":[{"op":"replace","path":"userName","value":"Alice@Example.com"}]})")),
+                    409, "uniqueness");
+}
+
+TEST(ScimServiceTest, CreateWithoutUserNameIsInvalidValue) {
+  ScimTestClient client;
+  expect_scim_error(client.send("POST", "/Users", json{{"emails", json::array()}}), 400, "invalidValue");
+  expect_scim_error(client.send("POST", "/Users", json{{"userName", 5}}), 400, "invalidValue");
+  expect_scim_error(client.send("POST", "/Groups", json{{"members", json::array()}}), 400, "invalidValue");
+  EXPECT_TRUE(client.memory().identities().empty()) << "a 4xx writes nothing";
+}
+
+TEST(ScimServiceTest, MalformedJsonIsInvalidSyntax) {
+  ScimTestClient client;
+  expect_scim_error(client.send("POST", "/Users", std::string("{\"userName\":")), 400, "invalidSyntax");
+  expect_scim_error(client.send("POST", "/Users", std::string("")), 400, "invalidSyntax");
+  expect_scim_error(client.send("POST", "/Users", std::string("[1,2]")), 400, "invalidSyntax");
+  expect_scim_error(client.send("POST", "/Users", std::string(100000, '[')), 400, "invalidSyntax");
+  const std::string id = client.create_user("a@x.com");
+  expect_scim_error(client.send("PATCH", "/Users/" + id, std::string("{\"Operations\":[")), 400, "invalidSyntax");
+}
+
+TEST(ScimServiceTest, LegacyAndUnknownSchemaUrnsAreTolerated) {
+  ScimTestClient client;
+  const Reply reply = client.send("POST", "/Users", json::parse(R"({
+      "schemas":["urn:scim:schemas:core:1.0","urn:example:custom"],
+      "userName":"onelogin@example.com","active":true})"));
+  ASSERT_EQ(reply.status(), 201) << reply.response.body;
+  EXPECT_EQ(reply.body["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
+  const Reply patch = client.send("PATCH", "/Users/" + reply.body["id"].get<std::string>(), json::parse(R"({
+      "schemas":["urn:scim:schemas:core:1.0"],"Operations":[{"op":"replace","path":"active","value":false}]})"));
+  EXPECT_EQ(patch.status(), 200) << patch.response.body;
+}
+
+TEST(ScimServiceTest, PasswordIsNeverKeptNorReturned) {
+  ScimTestClient client;
+  const Reply reply = client.send("POST", "/Users", json{{"userName", "a@x.com"}, {"password", "hunter2"}});
+  EXPECT_EQ(reply.response.body.find("hunter2"), std::string::npos);
+  const Reply get = client.send("GET", "/Users/" + reply.body["id"].get<std::string>());
+  EXPECT_EQ(get.response.body.find("hunter2"), std::string::npos);
+  const Reply patch = client.send("PATCH", "/Users/" + reply.body["id"].get<std::string>(),
+                                  json::parse(R"({"Operations":[{"op":"replace","path":"password","value":"s3cret"}]})"));
+  EXPECT_EQ(patch.status(), 200);
+  EXPECT_EQ(patch.response.body.find("s3cret"), std::string::npos);
+}
+
+TEST(ScimServiceTest, GetAfterDeleteIs404AndTheIdentityIsDeleted) {
+  ScimTestClient client;
+  const std::string id = client.create_user("a@x.com");
+  const std::string group = client.create_group("palette-users", {id});
+  EXPECT_EQ(client.memory().current_groups(id), std::vector<std::string>{"palette-users"});
+  const Reply deleted = client.send("DELETE", "/Users/" + id);
+  EXPECT_EQ(deleted.status(), 204);
+  EXPECT_TRUE(deleted.response.body.empty());
+  EXPECT_TRUE(deleted.response.deprovisioned);
+  EXPECT_EQ(deleted.response.affected_emails, std::set<std::string>{"a@x.com"});
+  expect_scim_error(client.send("GET", "/Users/" + id), 404, "");
+  expect_scim_error(client.send("DELETE", "/Users/" + id), 404, "");
+  EXPECT_EQ(client.identity(id).status, IdentityStatus::deleted);
+  EXPECT_EQ(client.identity(id).status_detail, "SCIM DELETE");
+  EXPECT_TRUE(client.memory().current_groups(id).empty());
+  const Reply members = client.send("GET", "/Groups/" + group);
+  EXPECT_TRUE(members.body["members"].empty()) << "the deleted user left the group";
+}
+
+TEST(ScimServiceTest, ListWithoutMatchesIs200WithIntegerTotals) {
+  ScimTestClient client;
+  const Reply reply = client.send("GET", "/Users?filter=userName%20eq%20%22nobody%22");
+  ASSERT_EQ(reply.status(), 200);
+  EXPECT_EQ(reply.body["schemas"], json({"urn:ietf:params:scim:api:messages:2.0:ListResponse"}));
+  EXPECT_TRUE(reply.body["totalResults"].is_number_integer());
+  EXPECT_EQ(reply.body["totalResults"], 0);
+  EXPECT_EQ(reply.body["startIndex"], 1);
+  EXPECT_EQ(reply.body["itemsPerPage"], 0);
+  EXPECT_EQ(reply.body["Resources"], json::array());
+}
+
+TEST(ScimServiceTest, PagingIsOneBasedAndStable) {
+  ScimTestClient client;
+  for (int i = 0; i < 5; ++i) {
+    client.create_user("user" + std::to_string(i) + "@x.com");
+    client.now += std::chrono::seconds(1);
+  }
+  Reply page = client.send("GET", "/Users?startIndex=2&count=2");
+  EXPECT_EQ(page.body["totalResults"], 5);
+  EXPECT_EQ(page.body["startIndex"], 2);
+  EXPECT_EQ(page.body["itemsPerPage"], 2);
+  EXPECT_EQ(page.body["Resources"][0]["userName"], "user1@x.com");
+  EXPECT_EQ(page.body["Resources"][1]["userName"], "user2@x.com");
+  page = client.send("GET", "/Users?startIndex=5&count=10");
+  EXPECT_EQ(page.body["itemsPerPage"], 1);
+  page = client.send("GET", "/Users?startIndex=0&count=0");
+  EXPECT_EQ(page.body["totalResults"], 5);
+  EXPECT_EQ(page.body["startIndex"], 1);
+  EXPECT_EQ(page.body["Resources"], json::array());
+  page = client.send("GET", "/Users?filter=userName%20sw%20%22user%22&startIndex=4&count=100");
+  EXPECT_EQ(page.body["totalResults"], 5);
+  EXPECT_EQ(page.body["itemsPerPage"], 2);
+  expect_scim_error(client.send("GET", "/Users?count=ten"), 400, "invalidValue");
+}
+
+TEST(ScimServiceTest, OversizedCountIsClamped) {
+  ScimTestClient client;
+  for (int i = 0; i < 3; ++i) client.create_user("u" + std::to_string(i) + "@x.com");
+  const Reply reply = client.send("GET", "/Users?count=99999999999999999999999");
+  EXPECT_EQ(reply.status(), 200);
+  EXPECT_EQ(reply.body["itemsPerPage"], 3);
+  const Reply negative = client.send("GET", "/Users?count=-5&startIndex=-7");
+  EXPECT_EQ(negative.status(), 200);
+  EXPECT_EQ(negative.body["itemsPerPage"], 0);
+}
+
+TEST(ScimServiceTest, FiltersUseIndexesAndScans) {
+  ScimTestClient client;
+  const std::string a = client.create_user("alice@x.com", "alice@work.example");
+  client.create_user("bob@x.com", "bob@work.example", false);
+  const auto total = [&](const std::string& target) { return client.send("GET", target).body["totalResults"]; };
+  EXPECT_EQ(total("/Users?filter=userName+eq+%22ALICE@x.com%22"), 1);
+  EXPECT_EQ(total("/Users?filter=emails%5Btype%20eq%20%22work%22%5D.value%20eq%20%22Alice@Work.example%22"), 1);
+  EXPECT_EQ(total("/Users?filter=active eq false"), 1);
+  EXPECT_EQ(total("/Users?filter=userName eq \"alice@x.com\" and active eq true"), 1);
+  EXPECT_EQ(total("/Users?filter=userName eq \"alice@x.com\" and active eq false"), 0);
+  EXPECT_EQ(total("/Users?filter=userName eq \"alice@x.com\" or userName eq \"bob@x.com\""), 2);
+  EXPECT_EQ(total("/Users?filter=id eq \"" + a + "\""), 1);
+  expect_scim_error(client.send("GET", "/Users?filter=userName%20eq"), 400, "invalidFilter");
+}
+
+TEST(ScimServiceTest, AttributesAndExcludedAttributesProject) {
+  ScimTestClient client;
+  const std::string id = client.create_user("a@x.com", "a@work.example");
+  client.create_group("g", {id});
+  Reply r = client.send("GET", "/Users/" + id + "?attributes=userName,emails.value");
+  EXPECT_EQ(r.body["id"], id);
+  EXPECT_EQ(r.body["userName"], "a@x.com");
+  EXPECT_EQ(r.body["emails"][0], json({{"value", "a@work.example"}}));
+  EXPECT_FALSE(r.body.contains("active"));
+  EXPECT_FALSE(r.body.contains("groups"));
+  r = client.send("GET", "/Users/" + id + "?excludedAttributes=emails,id");
+  EXPECT_FALSE(r.body.contains("emails"));
+  EXPECT_EQ(r.body["id"], id) << "id is always returned";
+  EXPECT_EQ(r.body["groups"][0]["display"], "g");
+}
+
+TEST(ScimServiceTest, UnknownPathsAre404AndWrongMethods405) {
+  ScimTestClient client;
+  expect_scim_error(client.send("GET", "/Widgets"), 404, "");
+  expect_scim_error(client.send("GET", "/"), 404, "");
+  expect_scim_error(client.send("GET", "/Users/a/b"), 404, "");
+  const Reply reply = client.send("DELETE", "/Users");
+  expect_scim_error(reply, 405, "");
+  EXPECT_EQ(reply.header("Allow"), "GET, POST");
+  expect_scim_error(client.send("POST", "/Users/x"), 405, "");
+  expect_scim_error(client.send("PUT", "/ServiceProviderConfig"), 405, "");
+  expect_scim_error(client.send("POST", "/Bulk", std::string("{}")), 501, "");
+}
+
+TEST(ScimServiceTest, DiscoveryEndpoints) {
+  ScimTestClient client;
+  Reply r = client.send("GET", "/ServiceProviderConfig");
+  EXPECT_EQ(r.body["patch"]["supported"], true);
+  EXPECT_EQ(r.body["bulk"]["supported"], false);
+  EXPECT_EQ(r.body["filter"]["supported"], true);
+  EXPECT_EQ(r.body["filter"]["maxResults"], 1000);
+  EXPECT_EQ(r.body["etag"]["supported"], true);
+  EXPECT_EQ(r.body["authenticationSchemes"][0]["type"], "oauthbearertoken");
+  r = client.send("GET", "/ResourceTypes");
+  EXPECT_EQ(r.body["totalResults"], 2);
+  EXPECT_EQ(r.body["Resources"][0]["endpoint"], "/Users");
+  r = client.send("GET", "/Schemas");
+  EXPECT_EQ(r.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:ListResponse");
+  EXPECT_EQ(r.body["totalResults"], 3);
+  r = client.send("GET", "/Schemas/urn:ietf:params:scim:schemas:core:2.0:Group");
+  EXPECT_EQ(r.body["name"], "Group");
+  r = client.send("GET", "/ResourceTypes/User");
+  EXPECT_EQ(r.body["schema"], "urn:ietf:params:scim:schemas:core:2.0:User");
+}
+
+TEST(ScimServiceTest, IfMatchMismatchIs412AndWritesNothing) {
+  ScimTestClient client;
+  const std::string id = client.create_user("a@x.com");
+  const json deactivate = json::parse(R"({"Operations":[{"op":"replace","path":"active","value":false}]})");
+  expect_scim_error(client.send("PATCH", "/Users/" + id, deactivate.dump(), "W/\"7\""), 412, "");
+  EXPECT_EQ(client.identity(id).status, IdentityStatus::active);
+  const Reply ok = client.send("PATCH", "/Users/" + id, deactivate.dump(), "W/\"1\"");
+  EXPECT_EQ(ok.status(), 200);
+  EXPECT_EQ(ok.header("ETag"), "W/\"2\"");
+}
+
+TEST(ScimServiceTest, DeactivatingTwiceSucceedsAndStillReportsTheLeaver) {
+  ScimTestClient client;
+  const std::string id = client.create_user("a@x.com");
+  const json deactivate = json::parse(R"({"Operations":[{"op":"Replace","path":"active","value":"False"}]})");
+  for (int i = 0; i < 2; ++i) {
+    const Reply r = client.send("PATCH", "/Users/" + id, deactivate);
+    EXPECT_EQ(r.status(), 200);
+    EXPECT_TRUE(r.response.deprovisioned);
+    EXPECT_EQ(r.response.affected_emails, std::set<std::string>{"a@x.com"});
+  }
+  EXPECT_EQ(client.identity(id).status, IdentityStatus::inactive);
+  EXPECT_EQ(client.identity(id).status_detail, "SCIM active=false");
+}
+
+TEST(ScimServiceTest, ProfileUpdateOfActiveUserIsNotADeprovisioning) {
+  ScimTestClient client;
+  const std::string id = client.create_user("a@x.com");
+  const Reply r = client.send("PATCH", "/Users/" + id,
+                              json::parse(R"({"Operations":[{"op":"replace","path":"displayName","value":"A"}]})"));
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_FALSE(r.response.deprovisioned);
+}
+
+TEST(ScimServiceTest, EmailChangeAffectsOldAndNewEmail) {
+  ScimTestClient client;
+  const std::string id = client.create_user("a@x.com", "old@x.com");
+  const Reply r = client.send("PATCH", "/Users/" + id, json::parse(
+      R"({"Operations":[{"op":"replace","path":"emails[type eq \"work\"].value","value":"new@x.com"}]})"));
+  EXPECT_EQ(r.response.affected_emails, (std::set<std::string>{"new@x.com", "old@x.com"}));
+  EXPECT_EQ(client.identity(id).email, "new@x.com");
+}
+
+TEST(ScimServiceTest, GroupRenameMovesMemberships) {
+  ScimTestClient client;
+  const std::string a = client.create_user("a@x.com");
+  const std::string group = client.create_group("old-name", {a});
+  const Reply r = client.send("PATCH", "/Groups/" + group,
+                              json::parse(R"({"Operations":[{"op":"replace","path":"displayName","value":"new-name"}]})"));
+  EXPECT_EQ(r.status(), 204);
+  EXPECT_TRUE(r.response.deprovisioned);
+  EXPECT_EQ(client.memory().current_groups(a), std::vector<std::string>{"new-name"});
+}
+
+TEST(ScimServiceTest, GroupDeleteEndsEveryMembership) {
+  ScimTestClient client;
+  const std::string a = client.create_user("a@x.com"), b = client.create_user("b@x.com");
+  const std::string group = client.create_group("palette-users", {a, b});
+  const Reply r = client.send("DELETE", "/Groups/" + group);
+  EXPECT_EQ(r.status(), 204);
+  EXPECT_TRUE(r.response.deprovisioned);
+  EXPECT_EQ(r.response.affected_emails, (std::set<std::string>{"a@x.com", "b@x.com"}));
+  EXPECT_TRUE(client.memory().current_groups(a).empty());
+  EXPECT_TRUE(client.memory().current_groups(b).empty());
+  expect_scim_error(client.send("GET", "/Groups/" + group), 404, "");
+}
+
+TEST(ScimServiceTest, LeavingOneOfTwoSameNamedGroupsKeepsTheMembership) {
+  ScimTestClient client;
+  const std::string a = client.create_user("a@x.com");
+  const std::string g1 = client.create_group("palette-users", {a});
+  client.create_group("palette-users", {a});
+  client.send("DELETE", "/Groups/" + g1);
+  EXPECT_EQ(client.memory().current_groups(a), std::vector<std::string>{"palette-users"});
+}
+
+TEST(ScimServiceTest, UnknownMemberIdsAreKeptButGetNoIdentity) {
+  ScimTestClient client;
+  const std::string group = client.create_group("g", {"not-a-user"});
+  EXPECT_TRUE(client.memory().identities().empty());
+  EXPECT_EQ(client.send("GET", "/Groups/" + group).body["members"][0]["value"], "not-a-user");
+}
+
+TEST(ScimServiceTest, UserGetShowsItsGroups) {
+  ScimTestClient client;
+  const std::string a = client.create_user("a@x.com");
+  const std::string group = client.create_group("palette-users", {a});
+  const Reply r = client.send("GET", "/Users/" + a);
+  ASSERT_EQ(r.body["groups"].size(), 1u);
+  EXPECT_EQ(r.body["groups"][0]["value"], group);
+  EXPECT_EQ(r.body["groups"][0]["display"], "palette-users");
+  // groups is read-only: a PUT listing other groups changes nothing.
+  client.send("PUT", "/Users/" + a, json{{"userName", "a@x.com"}, {"groups", {{{"value", "zzz"}}}}});
+  EXPECT_EQ(client.memory().current_groups(a), std::vector<std::string>{"palette-users"});
+}
+
+TEST(ScimServiceTest, SearchEndpointTakesTheQueryInTheBody) {
+  ScimTestClient client;
+  client.create_user("a@x.com");
+  const Reply r = client.send("POST", "/Users/.search", json::parse(R"({
+      "schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+      "filter":"userName eq \"A@X.COM\"","attributes":["userName"],"startIndex":1,"count":10})"));
+  EXPECT_EQ(r.status(), 200);
+  EXPECT_EQ(r.body["totalResults"], 1);
+  EXPECT_FALSE(r.body["Resources"][0].contains("active"));
+}
+
+TEST(ScimServiceTest, GroupFilterByMember) {
+  ScimTestClient client;
+  const std::string a = client.create_user("a@x.com");
+  client.create_group("g1", {a});
+  client.create_group("g2");
+  const Reply r = client.send("GET", "/Groups?filter=members%5Bvalue%20eq%20%22" + a + "%22%5D");
+  EXPECT_EQ(r.body["totalResults"], 1);
+  EXPECT_EQ(r.body["Resources"][0]["displayName"], "g1");
+}
+
+TEST(ScimServiceTest, NonUtf8InThePathIsAnsweredNotThrown) {
+  ScimTestClient client;
+  const Reply r = client.send("GET", "/Users/%FF%FE");
+  EXPECT_EQ(r.status(), 404);
+}
+
+}  // namespace
+}  // namespace keywarden

@@ -1,0 +1,207 @@
+// Store methods for the SCIM service provider's rows (store.h, "SCIM service
+// provider state"): scim_resources, scim_emails and scim_members, added by
+// migration 2.
+#include <sqlite3.h>
+
+#include <optional>
+
+#include "daemon/store/statement.h"
+#include "daemon/store/store.h"
+
+namespace keywarden {
+namespace {
+
+using sql::Statement;
+using sql::Transaction;
+
+// A write transaction of its own, unless the caller already has one open on
+// this connection: the daemon runs a whole SCIM request in one transaction,
+// and SQLite transactions do not nest.
+class JoinedWrite {
+ public:
+  explicit JoinedWrite(sqlite3* db) {
+    if (sqlite3_get_autocommit(db) != 0) own_.emplace(db, Transaction::Mode::write);
+  }
+  void commit() {
+    if (own_) own_->commit();
+  }
+
+ private:
+  std::optional<Transaction> own_;
+};
+
+constexpr std::string_view kResourceColumns = "type, id, json, version, created, modified";
+
+ScimResourceRow read_resource(const Statement& row) {
+  ScimResourceRow resource;
+  resource.type = row.text(0);
+  resource.id = row.text(1);
+  resource.json = row.text(2);
+  resource.version = row.int64(3);
+  resource.created = row.time(4);
+  resource.modified = row.time(5);
+  return resource;
+}
+
+std::string_view key_column(ScimKey key) {
+  switch (key) {
+    case ScimKey::user_name_lower: return "user_name_lower";
+    case ScimKey::external_id: return "external_id";
+    case ScimKey::display_name_lower: return "display_name_lower";
+    case ScimKey::email: break;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::optional<ScimResourceRow> Store::scim_resource(const std::string& source, std::string_view type,
+                                                    const std::string& id) const {
+  Statement query(db_, "SELECT " + std::string(kResourceColumns) +
+                           " FROM scim_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
+  query.bind(1, source).bind(2, type).bind(3, id);
+  if (!query.step()) return std::nullopt;
+  return read_resource(query);
+}
+
+std::vector<ScimResourceRow> Store::scim_find(const std::string& source, std::string_view type,
+                                              ScimKey key, const std::string& value) const {
+  std::vector<ScimResourceRow> rows;
+  if (value.empty()) return rows;
+  std::string sql;
+  if (key == ScimKey::email) {
+    sql = "SELECT r.type, r.id, r.json, r.version, r.created, r.modified "
+          "FROM scim_emails e JOIN scim_resources r "
+          "ON r.source = e.source AND r.type = e.type AND r.id = e.id "
+          "WHERE e.source = ?1 AND e.type = ?2 AND e.email = ?3 ORDER BY r.created, r.id";
+  } else {
+    // The column name comes from the enum above, never from input.
+    sql = "SELECT " + std::string(kResourceColumns) + " FROM scim_resources " +
+          "WHERE source = ?1 AND type = ?2 AND " + std::string(key_column(key)) +
+          " = ?3 ORDER BY created, id";
+  }
+  Statement query(db_, sql);
+  query.bind(1, source).bind(2, type).bind(3, value);
+  while (query.step()) rows.push_back(read_resource(query));
+  return rows;
+}
+
+std::vector<ScimResourceRow> Store::scim_list(const std::string& source, std::string_view type,
+                                              int64_t offset, int64_t limit) const {
+  std::vector<ScimResourceRow> rows;
+  if (limit <= 0) return rows;
+  Statement query(db_, "SELECT " + std::string(kResourceColumns) +
+                           " FROM scim_resources WHERE source = ?1 AND type = ?2 "
+                           "ORDER BY created, id LIMIT ?3 OFFSET ?4");
+  query.bind(1, source).bind(2, type).bind(3, limit).bind(4, offset < 0 ? int64_t{0} : offset);
+  while (query.step()) rows.push_back(read_resource(query));
+  return rows;
+}
+
+int64_t Store::scim_count(const std::string& source, std::string_view type) const {
+  Statement query(db_, "SELECT count(*) FROM scim_resources WHERE source = ?1 AND type = ?2");
+  query.bind(1, source).bind(2, type);
+  return query.step() ? query.int64(0) : 0;
+}
+
+ScimResourceRow Store::scim_put(const std::string& source, std::string_view type,
+                                const std::string& id, const std::string& json,
+                                const ScimResourceKeys& keys, Timestamp now) {
+  JoinedWrite txn(db_);
+  Statement upsert(db_,
+                   "INSERT INTO scim_resources (source, type, id, user_name_lower, external_id, "
+                   "display_name_lower, json, version, created, modified) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) "
+                   "ON CONFLICT (source, type, id) DO UPDATE SET "
+                   "user_name_lower = excluded.user_name_lower, external_id = excluded.external_id, "
+                   "display_name_lower = excluded.display_name_lower, json = excluded.json, "
+                   "version = version + 1, modified = excluded.modified "
+                   "RETURNING " + std::string(kResourceColumns));
+  upsert.bind(1, source)
+      .bind(2, type)
+      .bind(3, id)
+      .bind(4, keys.user_name_lower)
+      .bind(5, keys.external_id)
+      .bind(6, keys.display_name_lower)
+      .bind(7, json)
+      .bind(8, now);
+  if (!upsert.step()) throw StoreError("store: scim_put returned no row");
+  ScimResourceRow row = read_resource(upsert);
+  if (upsert.step()) throw StoreError("store: scim_put returned more than one row");
+
+  Statement clear(db_, "DELETE FROM scim_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
+  clear.bind(1, source).bind(2, type).bind(3, id);
+  clear.run();
+  Statement insert(db_,
+                   "INSERT INTO scim_emails (source, type, id, email) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT DO NOTHING");
+  for (const std::string& email : keys.emails) {
+    if (email.empty()) continue;
+    insert.reset();
+    insert.bind(1, source).bind(2, type).bind(3, id).bind(4, email);
+    insert.run();
+  }
+  txn.commit();
+  return row;
+}
+
+bool Store::scim_remove(const std::string& source, std::string_view type, const std::string& id) {
+  JoinedWrite txn(db_);
+  Statement remove(db_, "DELETE FROM scim_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
+  remove.bind(1, source).bind(2, type).bind(3, id);
+  remove.run();
+  const bool existed = remove.changes() > 0;
+  Statement emails(db_, "DELETE FROM scim_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
+  emails.bind(1, source).bind(2, type).bind(3, id);
+  emails.run();
+  if (type == "Group") {
+    Statement members(db_, "DELETE FROM scim_members WHERE source = ?1 AND group_id = ?2");
+    members.bind(1, source).bind(2, id);
+    members.run();
+  }
+  txn.commit();
+  return existed;
+}
+
+std::vector<ScimMemberRow> Store::scim_members(const std::string& source,
+                                               const std::string& group_id) const {
+  std::vector<ScimMemberRow> rows;
+  Statement query(db_,
+                  "SELECT member_id, json FROM scim_members WHERE source = ?1 AND group_id = ?2 "
+                  "ORDER BY member_id");
+  query.bind(1, source).bind(2, group_id);
+  while (query.step()) rows.push_back({query.text(0), query.text(1)});
+  return rows;
+}
+
+std::vector<std::string> Store::scim_groups_with_member(const std::string& source,
+                                                        const std::string& member_id) const {
+  std::vector<std::string> ids;
+  Statement query(db_,
+                  "SELECT group_id FROM scim_members WHERE source = ?1 AND member_id = ?2 "
+                  "ORDER BY group_id");
+  query.bind(1, source).bind(2, member_id);
+  while (query.step()) ids.push_back(query.text(0));
+  return ids;
+}
+
+void Store::scim_put_member(const std::string& source, const std::string& group_id,
+                            const ScimMemberRow& member) {
+  Statement upsert(db_,
+                   "INSERT INTO scim_members (source, group_id, member_id, json) "
+                   "VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (source, group_id, member_id) DO UPDATE SET json = excluded.json");
+  upsert.bind(1, source).bind(2, group_id).bind(3, member.member_id).bind(4, member.json);
+  upsert.run();
+}
+
+bool Store::scim_remove_member(const std::string& source, const std::string& group_id,
+                               const std::string& member_id) {
+  Statement remove(db_,
+                   "DELETE FROM scim_members WHERE source = ?1 AND group_id = ?2 AND member_id = ?3");
+  remove.bind(1, source).bind(2, group_id).bind(3, member_id);
+  remove.run();
+  return remove.changes() > 0;
+}
+
+}  // namespace keywarden
