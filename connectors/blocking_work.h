@@ -13,12 +13,19 @@ namespace keywarden {
 
 boost::asio::thread_pool& blocking_pool();
 
+namespace detail {
+// A named coroutine, not a capturing lambda: a lambda coroutine's captures
+// live in the closure object, which co_spawn does not keep alive.
+template <class F>
+boost::asio::awaitable<std::invoke_result_t<F>> invoke_work(F work) {
+  co_return work();
+}
+}  // namespace detail
+
 template <class F>
 boost::asio::awaitable<std::invoke_result_t<F>> run_blocking(F work) {
-  using R = std::invoke_result_t<F>;
-  co_return co_await boost::asio::co_spawn(
-      blocking_pool(), [work = std::move(work)]() mutable -> boost::asio::awaitable<R> { co_return work(); },
-      boost::asio::use_awaitable);
+  co_return co_await boost::asio::co_spawn(blocking_pool(), detail::invoke_work(std::move(work)),
+                                           boost::asio::use_awaitable);
 }
 
 }  // namespace keywarden

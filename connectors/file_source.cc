@@ -83,14 +83,18 @@ FileSource::FileSource(SourceConfig config, boost::asio::any_io_executor executo
 
 boost::asio::awaitable<std::vector<Identity>> FileSource::read_all() {
   const std::string path = config().get("path");
-  co_return co_await run_blocking([path]() {
+  // The work is a named local: GCC 12 destroys temporaries inside a
+  // co_await expression twice.
+  auto read = [path]() {
     std::ifstream in(path, std::ios::binary);
     if (!in) throw SourceReadError(path + ": cannot read: " + std::strerror(errno));
     std::ostringstream text;
     text << in.rdbuf();
     if (in.bad()) throw SourceReadError(path + ": read error");
     return parse_identity_document(text.str(), path);
-  });
+  };
+  auto task = run_blocking(std::move(read));
+  co_return co_await std::move(task);
 }
 
 }  // namespace keywarden

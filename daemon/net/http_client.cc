@@ -130,6 +130,7 @@ class HttpClient::Impl {
 
     // One deadline for the whole exchange, including a transparent reconnect.
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    if (connected_ && max_idle_.count() > 0 && std::chrono::steady_clock::now() - last_used_ > max_idle_) close();
     for (int attempt = 0;; ++attempt) {
       const bool reused = connected_;
       if (!connected_) co_await connect(deadline);
@@ -142,14 +143,19 @@ class HttpClient::Impl {
       } else {
         response = co_await exchange(*plain_, message, deadline, ec, got_response_bytes);
       }
-      if (!ec) co_return response;
+      if (!ec) {
+        last_used_ = std::chrono::steady_clock::now();
+        co_return response;
+      }
 
       close();
       // A server may close an idle keep-alive connection just as we reuse it.
       // A closed-connection error before any response byte means the request
       // went unanswered: send it once more on a fresh connection. Anything
       // else (a timeout above all) is the caller's to handle.
-      if (reused && attempt == 0 && !got_response_bytes && is_stale_connection_error(ec)) continue;
+      if (resend_on_stale_ && reused && attempt == 0 && !got_response_bytes && is_stale_connection_error(ec)) {
+        continue;
+      }
       throw system_error(ec);
     }
   }
@@ -276,6 +282,13 @@ class HttpClient::Impl {
   std::optional<SecureStream> secure_;
   beast::flat_buffer buffer_;
   bool connected_ = false;
+
+ public:
+  bool resend_on_stale_ = true;
+  std::chrono::milliseconds max_idle_{0};
+  std::chrono::steady_clock::time_point last_used_{};
+
+ private:
 };
 
 HttpClient::HttpClient(net::any_io_executor executor, Url origin, TlsOptions tls, std::chrono::milliseconds timeout,
@@ -287,6 +300,10 @@ HttpClient::~HttpClient() = default;
 net::awaitable<HttpResponse> HttpClient::send(HttpRequest request) { return impl_->send(std::move(request)); }
 
 void HttpClient::close() { impl_->close(); }
+
+void HttpClient::set_resend_on_stale(bool resend) { impl_->resend_on_stale_ = resend; }
+
+void HttpClient::set_max_idle(std::chrono::milliseconds idle) { impl_->max_idle_ = idle; }
 
 const Url& HttpClient::origin() const { return impl_->origin(); }
 

@@ -57,6 +57,15 @@ class HttpClient {
   // Drops the connection (the next send opens a new one).
   void close();
 
+  // By default a request that fails on a reused keep-alive connection before
+  // any response byte (the server closed it while idle) is sent once more on
+  // a fresh connection. A caller that must count every request the server
+  // may have received (a paced client) turns this off and retries itself.
+  void set_resend_on_stale(bool resend);
+  // When the connection has been idle this long, the next send opens a new
+  // one instead of risking a stale keep-alive. Zero (the default) never.
+  void set_max_idle(std::chrono::milliseconds idle);
+
   const Url& origin() const;
 
  private:

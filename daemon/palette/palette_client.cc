@@ -95,7 +95,13 @@ class PaletteClient::Impl {
         endpoint_(parse_endpoint(options_.endpoint)),
         http_(executor, endpoint_.origin, TlsOptions{.ca_file = options_.ca_file}, options_.timeout, kMaxBodyBytes),
         pacer_(executor, options_.requests_per_second),
-        rng_(std::random_device{}()) {}
+        rng_(std::random_device{}()) {
+    // Every request the server may have received takes a pacer turn: no
+    // transparent resend behind the pacer's back. A connection idle long
+    // enough for a server to have dropped it is replaced before use instead.
+    http_.set_resend_on_stale(false);
+    http_.set_max_idle(std::chrono::seconds(20));
+  }
 
   const PaletteClientStats& stats() const { return stats_; }
 

@@ -1,0 +1,164 @@
+// check-config, status, audit and version: commands that only read.
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+
+#include <CLI/Version.hpp>
+#include <boost/version.hpp>
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "daemon/app/plan_output.h"
+#include "daemon/cli/command_context.h"
+#include "daemon/cli/commands.h"
+#include "daemon/cli/exit_codes.h"
+
+#ifndef KEYWARDEN_VERSION
+#define KEYWARDEN_VERSION "0.0.0"
+#endif
+
+namespace keywarden {
+
+namespace {
+
+std::vector<std::pair<std::string, SecretRef>> secrets_of(const Config& config) {
+  std::vector<std::pair<std::string, SecretRef>> out{{"[palette] api key", config.palette.api_key}};
+  for (const auto& s : config.sources) {
+    for (const char* base : {"token", "hook_secret", "client_secret", "client_state", "push_token", "poll_token"}) {
+      SecretRef ref = s.secret(base);
+      if (!ref.empty()) out.emplace_back("source \"" + s.name + "\" " + base, ref);
+    }
+  }
+  return out;
+}
+
+nlohmann::json time_or_null(const std::optional<Timestamp>& t) {
+  return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
+}
+
+}  // namespace
+
+int check_config_command(const GlobalOptions& g) {
+  const auto path = resolve_config_path(g.config_file);
+  const Config config = load_config_or_fail(path);
+  std::string problems;
+  for (const auto& [what, ref] : secrets_of(config)) {
+    try {
+      (void)read_secret(ref);
+    } catch (const std::exception& e) {
+      problems += config.file.string() + ": " + what + ": " + e.what() + "\n";
+    }
+  }
+  if (!problems.empty()) {
+    problems.pop_back();
+    throw UsageError{problems};
+  }
+  std::cout << config.file.string() << ": OK, " << config.sources.size() << " source(s):";
+  for (const auto& s : config.sources) std::cout << " " << s.name << " (" << s.type << ")";
+  std::cout << "\n";
+  return kExitOk;
+}
+
+int status_command(const GlobalOptions& g, bool json) {
+  CommandContext ctx(load_config_or_fail(resolve_config_path(g.config_file)));
+  Store& store = ctx.store();
+  nlohmann::json sources = nlohmann::json::array();
+  for (const auto& sc : ctx.config().sources) {
+    const auto h = store.source_health(sc.name);
+    sources.push_back({{"name", sc.name},
+                       {"type", sc.type},
+                       {"healthy", h ? h->healthy : false},
+                       {"last_good_read", h ? time_or_null(h->last_success) : nlohmann::json()},
+                       {"last_failure", h ? time_or_null(h->last_failure) : nlohmann::json()},
+                       {"last_error", h && !h->last_error.empty() ? nlohmann::json(h->last_error) : nlohmann::json()}});
+  }
+  nlohmann::json pending = nlohmann::json::array();
+  for (const auto& e : store.pending_intents()) {
+    auto j = action_to_json(e.action);
+    j["plan_id"] = e.plan_id;
+    j["journaled_at"] = format_rfc3339(e.created_at);
+    pending.push_back(std::move(j));
+  }
+  nlohmann::json quarantine = nlohmann::json::array();
+  for (const auto& q : store.quarantined_plans(/*pending_only=*/true)) {
+    long revokes = 0;
+    for (const auto& a : q.actions) revokes += a.kind == ActionKind::revoke;
+    quarantine.push_back({{"plan_id", q.plan_id},
+                          {"created_at", format_rfc3339(q.created_at)},
+                          {"reason", q.reason},
+                          {"actions", q.actions.size()},
+                          {"revocations", revokes}});
+  }
+  nlohmann::json last = nullptr;
+  if (const auto t = store.get_value("reconcile", "last_time")) {
+    last = {{"time", format_rfc3339(Timestamp{std::chrono::seconds{std::stoll(*t)}})},
+            {"plan_id", store.get_value("reconcile", "last_plan_id").value_or("")},
+            {"result", store.get_value("reconcile", "last_result").value_or("")}};
+  }
+  const nlohmann::json out = {{"sources", sources},
+                              {"pending_actions", pending},
+                              {"quarantined_plans", quarantine},
+                              {"last_reconcile", last}};
+  if (json) {
+    std::cout << out.dump(2) << std::endl;
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& s : sources) {
+    rows.push_back({s["name"].get<std::string>(), s["type"].get<std::string>(), s["healthy"].get<bool>() ? "yes" : "NO",
+                    s["last_good_read"].is_null() ? "never" : s["last_good_read"].get<std::string>(),
+                    s["last_error"].is_null() ? "" : s["last_error"].get<std::string>()});
+  }
+  print_table(std::cout, {"SOURCE", "TYPE", "HEALTHY", "LAST GOOD READ", "LAST ERROR"}, rows);
+  std::cout << "\npending actions: " << pending.size() << "\n";
+  std::cout << "quarantined plans: " << quarantine.size() << "\n";
+  for (const auto& q : quarantine) {
+    std::cout << "  " << q["plan_id"].get<std::string>() << "  " << q["created_at"].get<std::string>() << "  "
+              << q["actions"].get<size_t>() << " action(s): " << q["reason"].get<std::string>() << "\n";
+  }
+  std::cout << "last reconcile: "
+            << (last.is_null() ? std::string("never")
+                               : last["time"].get<std::string>() + " (" + last["result"].get<std::string>() + ")")
+            << "\n";
+  return kExitOk;
+}
+
+int audit_command(const GlobalOptions& g, const std::string& since, bool json) {
+  CommandContext ctx(load_config_or_fail(resolve_config_path(g.config_file)));
+  std::optional<Timestamp> from;
+  if (!since.empty()) {
+    std::optional<Duration> back;
+    if (parse_duration(since, false, back) && back) {
+      from = now_utc() - *back;
+    } else if (auto t = parse_rfc3339(since)) {
+      from = *t;
+    } else {
+      throw UsageError{"keywarden audit: --since takes a duration (24h, 7d) or an RFC 3339 time, not \"" + since + "\""};
+    }
+  }
+  const auto entries = ctx.store().audit_since(from);
+  if (json) {
+    for (const auto& e : entries) std::cout << audit_to_json(e).dump() << "\n";
+    std::cout << std::flush;
+  } else {
+    print_audit_table(std::cout, entries);
+  }
+  return kExitOk;
+}
+
+int version_command() {
+  std::cout << "keywarden " << KEYWARDEN_VERSION << "\n"
+            << "boost " << BOOST_VERSION / 100000 << "." << BOOST_VERSION / 100 % 1000 << "." << BOOST_VERSION % 100
+            << "\n"
+            << "openssl " << OpenSSL_version(OPENSSL_VERSION) << "\n"
+            << "sqlite " << sqlite3_libversion() << "\n"
+            << "nlohmann_json " << NLOHMANN_JSON_VERSION_MAJOR << "." << NLOHMANN_JSON_VERSION_MINOR << "."
+            << NLOHMANN_JSON_VERSION_PATCH << "\n"
+            << "cli11 " << CLI11_VERSION << "\n";
+  return kExitOk;
+}
+
+int run_command(const GlobalOptions&) {
+  throw UsageError{"keywarden run: the daemon is not part of this build yet"};
+}
+
+}  // namespace keywarden
