@@ -81,7 +81,7 @@ std::vector<Identity> parse_identity_document(const std::string& text, const std
 FileSource::FileSource(SourceConfig config, boost::asio::any_io_executor executor)
     : Source(std::move(config)), executor_(std::move(executor)) {}
 
-boost::asio::awaitable<std::vector<Identity>> FileSource::read_all() {
+boost::asio::awaitable<FullRead> FileSource::read_all() {
   const std::string path = config().get("path");
   // The work is a named local: GCC 12 destroys temporaries inside a
   // co_await expression twice.
@@ -94,7 +94,9 @@ boost::asio::awaitable<std::vector<Identity>> FileSource::read_all() {
     return parse_identity_document(text.str(), path);
   };
   auto task = run_blocking(std::move(read));
-  co_return co_await std::move(task);
+  FullRead result;
+  result.identities = co_await std::move(task);
+  co_return result;
 }
 
 }  // namespace keywarden

@@ -20,7 +20,7 @@ class FileSource final : public Source {
  public:
   FileSource(SourceConfig config, boost::asio::any_io_executor executor);
   bool polls() const override { return true; }
-  boost::asio::awaitable<std::vector<Identity>> read_all() override;
+  boost::asio::awaitable<FullRead> read_all() override;
 
  private:
   boost::asio::any_io_executor executor_;

@@ -24,7 +24,7 @@ keys_in_palette() {
 import json, sys
 for k in json.load(sys.stdin)["keys"]:
     state = "deleted" if k.get("deleted") else ("active" if k["isActive"] else "REVOKED")
-    print(f"  {k[\"name\"]:<16} {state}")'
+    print("  %-16s %s" % (k["name"], state))'
 }
 
 step "Palette's keys before keywarden"

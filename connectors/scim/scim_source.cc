@@ -6,7 +6,7 @@ namespace keywarden {
 
 ScimSource::ScimSource(SourceConfig config) : Source(std::move(config)) {}
 
-boost::asio::awaitable<std::vector<Identity>> ScimSource::read_all() {
+boost::asio::awaitable<FullRead> ScimSource::read_all() {
   throw std::logic_error("source \"" + name() +
                          "\" is a SCIM push source: read_all() must not be called for it");
 }

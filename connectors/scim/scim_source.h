@@ -16,7 +16,7 @@ class ScimSource final : public Source {
   bool polls() const override { return false; }
 
   // Never called for push sources; throws std::logic_error if it is.
-  boost::asio::awaitable<std::vector<Identity>> read_all() override;
+  boost::asio::awaitable<FullRead> read_all() override;
 };
 
 }  // namespace keywarden

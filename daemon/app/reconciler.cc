@@ -30,7 +30,8 @@ boost::asio::awaitable<std::vector<SourceReadOutcome>> Reconciler::read_sources(
     SourceReadOutcome outcome;
     outcome.source = source->name();
     try {
-      const auto identities = co_await source->read_all();
+      const FullRead read = co_await source->read_all();
+      const auto& identities = read.identities;
       const long entitled = entitled_population(identities);
       const auto health = store_.source_health(source->name());
       const long previous = health ? health->entitled_count : -1;
@@ -40,7 +41,10 @@ boost::asio::awaitable<std::vector<SourceReadOutcome>> Reconciler::read_sources(
                         std::to_string(static_cast<int>(config_.safety.max_shrink_percent)) +
                         "; treated as a bad read";
       } else {
-        store_.apply_full_read(source->name(), identities, entitled, now);
+        store_.batch([&] {
+          store_.apply_full_read(source->name(), identities, entitled, now);
+          for (const auto& [name, value] : read.cursors) store_.set_value("cursor:" + source->name(), name, value);
+        });
         outcome.ok = true;
         outcome.identities = identities.size();
       }

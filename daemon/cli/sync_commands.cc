@@ -88,6 +88,7 @@ int sync_command(const GlobalOptions& g, bool yes) {
     return kExitQuarantine;
   }
   print_plan_table(std::cout, plan, p.reads);
+  std::cout << std::flush;  // the plan before the log lines of its execution
   if (!plan.actions.empty() && !yes && !confirm_on_terminal(plan)) {
     std::cout << "declined; nothing was changed\n";
     return kExitOk;

@@ -125,20 +125,28 @@ bool Statement::is_null(int column) const {
 
 int Statement::changes() const { return sqlite3_changes(db_); }
 
-Transaction::Transaction(sqlite3* db, Mode mode) : db_(db) {
-  exec(db, mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+Transaction::Transaction(sqlite3* db, Mode mode) : db_(db), nested_(sqlite3_get_autocommit(db) == 0) {
+  if (nested_) {
+    exec(db, "SAVEPOINT kw_nested");
+  } else {
+    exec(db, mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
 }
 
 Transaction::~Transaction() {
   // Some errors (SQLITE_FULL, SQLITE_IOERR, SQLITE_NOMEM, …) already rolled the
   // transaction back; a second ROLLBACK would only fail.
   if (open_ && sqlite3_get_autocommit(db_) == 0) {
-    sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (nested_) {
+      sqlite3_exec(db_, "ROLLBACK TO kw_nested; RELEASE kw_nested", nullptr, nullptr, nullptr);
+    } else {
+      sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
   }
 }
 
 void Transaction::commit() {
-  exec(db_, "COMMIT");
+  exec(db_, nested_ ? "RELEASE kw_nested" : "COMMIT");
   open_ = false;
 }
 

@@ -69,6 +69,10 @@ class Statement {
 
 // BEGIN … COMMIT. The destructor rolls back unless commit() succeeded, so an
 // exception anywhere in a store method leaves the database as it was.
+//
+// Inside an outer transaction (Store::batch) it is a SAVEPOINT instead: its
+// commit releases the savepoint and its rollback undoes only its own work,
+// and durability comes with the outer COMMIT.
 class Transaction {
  public:
   enum class Mode {
@@ -85,6 +89,7 @@ class Transaction {
  private:
   sqlite3* db_;
   bool open_ = true;
+  bool nested_ = false;
 };
 
 }  // namespace keywarden::sql

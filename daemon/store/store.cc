@@ -349,6 +349,19 @@ std::unique_ptr<Store> Store::open_scratch_copy(const std::filesystem::path& db_
 
 Store::Store(sqlite3* db) : db_(db) {}
 
+void Store::begin_batch() { sql::exec(db_, "BEGIN IMMEDIATE"); }
+void Store::commit_batch() { sql::exec(db_, "COMMIT"); }
+void Store::rollback_batch() {
+  if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
+void Store::begin_item() { sql::exec(db_, "SAVEPOINT kw_batch_item"); }
+void Store::release_item() { sql::exec(db_, "RELEASE kw_batch_item"); }
+void Store::rollback_item() {
+  if (sqlite3_get_autocommit(db_) == 0) {
+    sqlite3_exec(db_, "ROLLBACK TO kw_batch_item; RELEASE kw_batch_item", nullptr, nullptr, nullptr);
+  }
+}
+
 Store::~Store() {
   // Every Statement is scoped to a method, so none is left to block the close.
   sqlite3_close(db_);

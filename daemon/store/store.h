@@ -131,6 +131,36 @@ class Store {
   // The schema version after migrations.
   int schema_version() const;
 
+  // Runs `work` inside one write transaction: every store method it calls
+  // becomes part of it (a savepoint each), and all of it becomes durable with
+  // one commit when `work` returns. If `work` throws, nothing it did stays
+  // and the exception propagates. The daemon batches pushes this way: one
+  // disk sync for many acknowledged requests.
+  template <class F>
+  void batch(F&& work) {
+    begin_batch();
+    try {
+      work();
+    } catch (...) {
+      rollback_batch();
+      throw;
+    }
+    commit_batch();
+  }
+  // Runs one item of a batch: if `work` throws, only its own changes are
+  // undone and the exception propagates; the batch goes on.
+  template <class F>
+  void batch_item(F&& work) {
+    begin_item();
+    try {
+      work();
+    } catch (...) {
+      rollback_item();
+      throw;
+    }
+    release_item();
+  }
+
   // ---- Identities -----------------------------------------------------------
 
   // A complete, good read of `source`. In one transaction:
@@ -272,6 +302,12 @@ class Store {
 
  private:
   explicit Store(sqlite3* db);
+  void begin_batch();
+  void commit_batch();
+  void rollback_batch();
+  void begin_item();
+  void release_item();
+  void rollback_item();
   sqlite3* db_;
 };
 

@@ -880,3 +880,35 @@ TEST_F(StoreTest, ScratchCopyOfAMissingFileIsAnEmptyStoreAndCreatesNoFile) {
 
 }  // namespace
 }  // namespace keywarden
+
+namespace keywarden {
+namespace {
+
+TEST_F(StoreTest, ABatchCommitsEveryItemOnceAndAFailingItemLosesOnlyItsOwnWork) {
+  store_->batch([&] {
+    store_->batch_item([&] { store_->apply_identity_update("scim", person("1", "a@example.com"), false, at(10)); });
+    EXPECT_THROW(store_->batch_item([&] {
+      store_->apply_identity_update("scim", person("2", "b@example.com"), false, at(10));
+      throw std::runtime_error("this push is refused");
+    }),
+                 std::runtime_error);
+    store_->batch_item([&] { EXPECT_TRUE(store_->remember_event("scim", "evt-1", at(10))); });
+  });
+  reopen();
+  EXPECT_TRUE(store_->load_identity("scim", "1").has_value());
+  EXPECT_FALSE(store_->load_identity("scim", "2").has_value());
+  EXPECT_FALSE(store_->remember_event("scim", "evt-1", at(11)));
+}
+
+TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
+  EXPECT_THROW(store_->batch([&] {
+    store_->apply_identity_update("scim", person("1", "a@example.com"), false, at(10));
+    throw std::runtime_error("disk gone");
+  }),
+               std::runtime_error);
+  reopen();
+  EXPECT_FALSE(store_->load_identity("scim", "1").has_value());
+}
+
+}  // namespace
+}  // namespace keywarden
