@@ -11,8 +11,12 @@
 //                       with a user "id-1" in a group "id-2"; sections run in
 //                       order against the same repository, so a sequence can
 //                       create, patch and delete.
-// Beyond the sanitizers, it checks that every answer is well formed: a known
-// status, a JSON body (or none), the SCIM error schema on errors.
+// Beyond the sanitizers, it checks that every answer is well formed (a known
+// status, a JSON body or none, the SCIM error schema on errors) and that the
+// identity facts agree with the SCIM resources after every request: each
+// user's identity has the user's status, and its current groups are exactly
+// the display names of the groups that list it.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -25,6 +29,7 @@
 #include "connectors/scim/scim_error.h"
 #include "connectors/scim/scim_filter.h"
 #include "connectors/scim/scim_patch.h"
+#include "connectors/scim/scim_resource.h"
 #include "connectors/scim/scim_service.h"
 
 namespace {
@@ -70,6 +75,12 @@ void fuzz_filter(std::string_view text) {
 }
 
 void fuzz_patch(std::string_view text) {
+  // As ScimService does before parsing: nlohmann's dump and comparison recurse.
+  try {
+    keywarden::check_scim_json_depth(text, 32);
+  } catch (const ScimError&) {
+    return;
+  }
   const json body = json::parse(text, nullptr, false);
   if (body.is_discarded()) return;
   for (const json* resource : {&fixed_user(), &fixed_group()}) {
@@ -116,6 +127,26 @@ class Harness {
     return service_.handle(request, repository_, now_);
   }
 
+  void check_identities() {
+    const keywarden::ScimPage users = repository_.list(keywarden::ScimResourceType::user, 0, 1 << 20);
+    for (const keywarden::ScimRecord& user : users.records) {
+      const std::optional<keywarden::IdentityRecord> identity = repository_.load_identity(user.id);
+      check(identity.has_value());
+      const json resource = json::parse(user.json);
+      check(identity->status == (keywarden::scim_user_active(resource) ? keywarden::IdentityStatus::active
+                                                                       : keywarden::IdentityStatus::inactive));
+      std::vector<std::string> expected;
+      for (const std::string& group_id : repository_.groups_with_member(user.id)) {
+        const auto group = repository_.get(keywarden::ScimResourceType::group, group_id);
+        check(group.has_value());
+        expected.push_back(keywarden::scim_display_name(json::parse(group->json)));
+      }
+      std::sort(expected.begin(), expected.end());
+      expected.erase(std::unique(expected.begin(), expected.end()), expected.end());
+      check(repository_.current_groups(user.id) == expected);
+    }
+  }
+
  private:
   keywarden::MemoryScimRepository repository_;
   int ids_ = 0;
@@ -134,6 +165,7 @@ void fuzz_section(Harness& harness, std::string_view section) {
   const std::string method(first.substr(0, space));
   const std::string_view target = first.substr(space + 1);
   check_response(harness.send(method, target, std::string(body)));
+  harness.check_identities();
 }
 
 }  // namespace
