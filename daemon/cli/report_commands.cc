@@ -7,6 +7,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "daemon/app/daemon.h"
 #include "daemon/app/plan_output.h"
 #include "daemon/cli/command_context.h"
 #include "daemon/cli/commands.h"
@@ -157,8 +158,15 @@ int version_command() {
   return kExitOk;
 }
 
-int run_command(const GlobalOptions&) {
-  throw UsageError{"keywarden run: the daemon is not part of this build yet"};
+int run_command(const GlobalOptions& g) {
+  Config config = load_config_or_fail(resolve_config_path(g.config_file));
+  try {
+    for (const auto& [what, ref] : secrets_of(config)) (void)read_secret(ref);
+  } catch (const std::exception& e) {
+    throw UsageError{config.file.string() + ": " + e.what()};
+  }
+  Daemon daemon(std::move(config));
+  return daemon.run();
 }
 
 }  // namespace keywarden

@@ -1,0 +1,380 @@
+#include "daemon/app/daemon.h"
+
+#include <systemd/sd-daemon.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <cstdlib>
+
+#include "daemon/app/log.h"
+#include "daemon/engine/safety_gate.h"
+
+namespace keywarden {
+
+namespace net = boost::asio;
+
+namespace {
+
+double seconds_between(std::chrono::steady_clock::time_point a, std::chrono::steady_clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+}  // namespace
+
+Daemon::Daemon(Config config) : config_(std::move(config)) {
+  logger().configure(config_.daemon.log_level, config_.daemon.log_format);
+}
+
+Daemon::~Daemon() {
+  server_.reset();
+  reconciler_.reset();
+  pushes_.reset();
+}
+
+void Daemon::open() {
+  std::error_code ec;
+  std::filesystem::create_directories(config_.daemon.state_dir, ec);
+  if (ec) throw StoreError("cannot create state_dir " + config_.daemon.state_dir.string() + ": " + ec.message());
+  const auto db = config_.daemon.state_dir / "keywarden.db";
+  store_ = Store::open(db);
+  pushes_ = std::make_unique<StoreWorker>(Store::open(db));
+
+  PaletteClientOptions options;
+  options.endpoint = config_.palette.endpoint;
+  options.api_key = read_secret(config_.palette.api_key);
+  logger().add_secret(options.api_key);
+  options.ca_file = config_.palette.ca_file.string();
+  options.requests_per_second = config_.palette.requests_per_second;
+  options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.palette.timeout);
+  palette_ = std::make_unique<PaletteClient>(io_.get_executor(), std::move(options));
+
+  for (const auto& sc : config_.sources) {
+    sources_.push_back(make_source(sc, io_.get_executor()));
+    for (const char* base : {"token", "hook_secret", "client_secret", "client_state", "push_token", "poll_token"}) {
+      const SecretRef ref = sc.secret(base);
+      if (ref.empty()) continue;
+      std::string secret = read_secret(ref);
+      logger().add_secret(secret);
+      if (sc.type == "scim" && std::string(base) == "token") push_tokens_[sc.name] = std::move(secret);
+    }
+  }
+  reconciler_ = std::make_unique<Reconciler>(config_, *store_, *palette_, sources_);
+  reconciler_->executor().set_observer(
+      [this](const Action& a, std::string_view result, double seconds) { record_action(a, result, seconds); });
+
+  const auto listen = server::parse_listen_address(config_.daemon.listen);
+  if (!listen) throw std::invalid_argument("daemon.listen: cannot parse \"" + config_.daemon.listen + "\"");
+  if (!config_.daemon.tls_cert.empty()) {
+    tls_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_server);
+    tls_->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                      net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 | net::ssl::context::no_tlsv1_1);
+    tls_->use_certificate_chain_file(config_.daemon.tls_cert.string());
+    tls_->use_private_key_file(config_.daemon.tls_key.string(), net::ssl::context::pem);
+  }
+  server::Limits limits;
+  limits.body_limit = 1024 * 1024;
+  limits.header_timeout = std::chrono::seconds(10);
+  limits.body_timeout = std::chrono::seconds(15);
+  server_ = std::make_unique<server::HttpServer>(
+      io_.get_executor(), *listen, [this](server::Request r) { return handle(std::move(r)); }, limits, tls_.get());
+  server_->set_error_log([](std::string_view message) { logger().warn("http server", {{"error", std::string(message)}}); });
+}
+
+int Daemon::run() {
+  open();
+  wake_.emplace(io_);
+  server_->start();
+  uint64_t watchdog_usec = 0;
+  watchdog_ = sd_watchdog_enabled(0, &watchdog_usec) > 0;
+  logger().info("keywarden running", {{"listen", config_.daemon.listen + " (port " + std::to_string(server_->port()) + ")"},
+                                      {"sources", std::to_string(sources_.size())},
+                                      {"tls", tls_ ? "on" : "off"}});
+  // The store is open and the listener bound: ready for pushes.
+  notify_systemd("READY=1\nSTATUS=serving; first reconcile starting");
+  if (const char* port_file = std::getenv("KEYWARDEN_PORT_FILE"); port_file && *port_file) {
+    // For tests that listen on port 0: where the daemon really listens.
+    const std::string tmp = std::string(port_file) + ".tmp";
+    if (FILE* f = std::fopen(tmp.c_str(), "w")) {
+      std::fprintf(f, "%u\n", static_cast<unsigned>(server_->port()));
+      std::fclose(f);
+      std::rename(tmp.c_str(), port_file);
+    }
+  }
+  net::co_spawn(io_, handle_signals(), net::detached);
+  net::co_spawn(io_, drive(), [](std::exception_ptr e) {
+    if (!e) return;
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+      logger().error("reconcile driver stopped", {{"error", ex.what()}});
+    }
+  });
+  if (watchdog_) {
+    auto period = std::chrono::microseconds(watchdog_usec / 2);
+    net::co_spawn(
+        io_,
+        [](Daemon* self, std::chrono::microseconds every) -> net::awaitable<void> {
+          net::steady_timer timer(co_await net::this_coro::executor);
+          while (!self->stopping_) {
+            self->notify_systemd("WATCHDOG=1");
+            timer.expires_after(every);
+            co_await timer.async_wait(net::use_awaitable);
+          }
+        }(this, period),
+        net::detached);
+  }
+  io_.run();
+  logger().info("keywarden stopped");
+  return 0;
+}
+
+void Daemon::notify_systemd(const std::string& state) { sd_notify(0, state.c_str()); }
+
+net::awaitable<void> Daemon::handle_signals() {
+  net::signal_set signals(io_, SIGTERM, SIGINT, SIGHUP);
+  for (;;) {
+    const int signal = co_await signals.async_wait(net::use_awaitable);
+    if (signal == SIGHUP) {
+      reload();
+      continue;
+    }
+    logger().info("stopping", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    notify_systemd("STOPPING=1");
+    stop();
+    co_return;
+  }
+}
+
+void Daemon::stop() {
+  stopping_ = true;
+  // Stop taking work; a Palette call in flight finishes and is journaled,
+  // what is left stays pending in the journal for the next start.
+  if (reconciler_) reconciler_->executor().request_stop();
+  if (server_) server_->stop();
+  if (wake_) wake_->cancel();
+}
+
+void Daemon::reload() {
+  notify_systemd("RELOADING=1");
+  auto loaded = load_config(config_.file);
+  if (!loaded.errors.empty()) {
+    for (const auto& e : loaded.errors) logger().error("reload refused, keeping the running config", {{"error", e.format()}});
+    notify_systemd("READY=1\nSTATUS=reload refused: the new config is invalid; running the old one");
+    return;
+  }
+  Config next = std::move(*loaded.config);
+  if (next.daemon.listen != config_.daemon.listen || next.daemon.state_dir != config_.daemon.state_dir ||
+      next.palette.endpoint != config_.palette.endpoint || next.daemon.tls_cert != config_.daemon.tls_cert) {
+    logger().warn("reload: listen, state_dir, tls and palette.endpoint changes take effect at the next restart");
+  }
+  // What a reload changes at once: policy, safety limits, intervals, logging.
+  config_.policy = next.policy;
+  config_.safety = next.safety;
+  config_.daemon.reconcile_interval = next.daemon.reconcile_interval;
+  config_.daemon.log_level = next.daemon.log_level;
+  config_.daemon.log_format = next.daemon.log_format;
+  logger().configure(config_.daemon.log_level, config_.daemon.log_format);
+  logger().info("config reloaded", {{"file", config_.file.string()}});
+  next_full_ = Clock::now();
+  if (wake_) wake_->cancel();
+  notify_systemd("READY=1\nSTATUS=config reloaded");
+}
+
+// ---- Reconciles --------------------------------------------------------------
+
+void Daemon::request_targeted(const std::set<std::string>& emails, Clock::time_point arrived) {
+  for (const auto& e : emails) {
+    pending_emails_.insert(e);
+    push_arrivals_.emplace(e, arrived);
+  }
+  if (!emails.empty() && wake_) wake_->cancel();
+}
+
+net::awaitable<void> Daemon::drive() {
+  next_full_ = Clock::now();
+  for (const auto& s : sources_) {
+    if (s->reads_incrementally()) {
+      next_poll_[s->name()] = Clock::now() + s->config().duration("poll_interval", std::chrono::minutes(1));
+    }
+  }
+  while (!stopping_) {
+    bool failed = false;
+    try {
+      const auto now = Clock::now();
+      if (!pending_emails_.empty() && inventory_) {
+        co_await targeted_reconcile();
+        continue;
+      }
+      if (now >= next_full_ || !resync_sources_.empty()) {
+        co_await full_reconcile();
+        next_full_ = Clock::now() + config_.daemon.reconcile_interval;
+        continue;
+      }
+      bool poll_due = false;
+      auto next = next_full_;
+      for (const auto& [name, at] : next_poll_) {
+        poll_due = poll_due || at <= now;
+        next = std::min(next, at);
+      }
+      if (poll_due) {
+        co_await incremental_reads();
+        continue;
+      }
+      wake_->expires_at(next);
+      boost::system::error_code ec;
+      co_await wake_->async_wait(net::redirect_error(net::use_awaitable, ec));
+    } catch (const std::exception& e) {
+      logger().error("reconcile step failed", {{"error", e.what()}});
+      last_result_ = "error";
+      failed = true;
+    }
+    if (failed) {  // a pause before trying again (no co_await in a handler)
+      net::steady_timer pause(io_, std::chrono::seconds(1));
+      boost::system::error_code ec;
+      co_await pause.async_wait(net::redirect_error(net::use_awaitable, ec));
+    }
+  }
+}
+
+net::awaitable<void> Daemon::full_reconcile() {
+  const auto started = Clock::now();
+  const Timestamp now = now_utc();
+  resync_sources_.clear();
+  std::string result = "ok";
+  try {
+    const auto reads = co_await reconciler_->read_sources(now);
+    for (const auto& r : reads) {
+      metrics_.set("keywarden_source_up", {{"source", r.source}}, r.ok ? 1 : 0);
+    }
+    PaletteInventory inventory = co_await palette_->read_inventory();
+    ExecutionReport resumed = co_await reconciler_->executor().resume_pending(inventory);
+    apply_to_inventory(inventory, resumed.completed);
+    if (resumed.pending > 0) {
+      result = "palette_unavailable";
+    } else {
+      Plan plan = reconciler_->plan(inventory, now);
+      const GateDecision gate = check_thresholds(plan.actions, inventory.keys.size(), config_.safety);
+      if (gate.quarantine) {
+        const std::string id = reconciler_->quarantine(plan, gate.reason, now);
+        logger().warn("plan quarantined by the safety gate",
+                      {{"plan_id", id}, {"reason", gate.reason}, {"actions", std::to_string(plan.actions.size())}});
+        result = "quarantined";
+      } else if (!plan.actions.empty()) {
+        ExecutionReport executed = co_await reconciler_->executor().carry_out(plan.plan_id, plan.actions);
+        apply_to_inventory(inventory, executed.completed);
+        if (executed.failed || executed.pending) result = "incomplete";
+      }
+      store_->set_value("reconcile", "last_plan_id", plan.plan_id);
+    }
+    inventory_ = std::move(inventory);
+  } catch (const PaletteError& e) {
+    logger().error("reconcile: Palette unavailable", {{"error", e.what()}});
+    result = "palette_unavailable";
+  }
+  const Timestamp done = now_utc();
+  if (result == "ok" || result == "quarantined" || result == "incomplete") last_reconcile_ = done;
+  last_result_ = result;
+  store_->set_value("reconcile", "last_time", std::to_string(done.time_since_epoch().count()));
+  store_->set_value("reconcile", "last_result", result);
+  const double seconds = seconds_between(started, Clock::now());
+  metrics_.observe("keywarden_reconcile_duration_seconds", seconds, {{"kind", "full"}});
+  metrics_.count("keywarden_reconciles_total", {{"kind", "full"}, {"result", result}});
+  refresh_gauges();
+  notify_systemd("STATUS=last reconcile " + format_rfc3339(done) + ": " + result);
+  logger().info("reconcile finished", {{"result", result}, {"seconds", std::to_string(seconds)}});
+}
+
+net::awaitable<void> Daemon::targeted_reconcile() {
+  const auto started = Clock::now();
+  std::set<std::string> emails;
+  emails.swap(pending_emails_);
+  const Timestamp now = now_utc();
+  Plan plan = reconciler_->plan(*inventory_, now, emails);
+  const long recent = store_->revocations_since(now - config_.daemon.reconcile_interval);
+  const GateDecision gate = check_thresholds(plan.actions, inventory_->keys.size(), config_.safety, recent);
+  std::string result = "ok";
+  if (gate.quarantine) {
+    const std::string id = reconciler_->quarantine(plan, gate.reason, now);
+    logger().warn("push-driven plan quarantined by the safety gate", {{"plan_id", id}, {"reason", gate.reason}});
+    result = "quarantined";
+  } else if (!plan.actions.empty()) {
+    ExecutionReport executed = co_await reconciler_->executor().carry_out(plan.plan_id, plan.actions);
+    apply_to_inventory(*inventory_, executed.completed);
+    if (executed.failed || executed.pending) result = "incomplete";
+  }
+  for (const auto& e : emails) push_arrivals_.erase(e);
+  metrics_.observe("keywarden_reconcile_duration_seconds", seconds_between(started, Clock::now()), {{"kind", "targeted"}});
+  metrics_.count("keywarden_reconciles_total", {{"kind", "targeted"}, {"result", result}});
+  refresh_gauges();
+}
+
+net::awaitable<void> Daemon::incremental_reads() {
+  const auto now = Clock::now();
+  for (auto& source : sources_) {
+    auto it = next_poll_.find(source->name());
+    if (it == next_poll_.end() || it->second > now) continue;
+    it->second = now + source->config().duration("poll_interval", std::chrono::minutes(1));
+    std::map<std::string, std::string> cursors;
+    for (const char* name : {"log_next", "users_delta", "groups_delta"}) {
+      if (auto v = store_->get_value("cursor:" + source->name(), name)) cursors[name] = *v;
+    }
+    if (cursors.empty()) continue;  // no full read yet: the full reconcile comes first
+    try {
+      auto op = source->read_changes(cursors);
+      ChangeSet changes = co_await std::move(op);
+      if (changes.resync_required) {
+        logger().warn("source lost its cursor; a full read follows", {{"source", source->name()}});
+        resync_sources_.insert(source->name());
+        continue;
+      }
+      std::set<std::string> affected;
+      const Timestamp t = now_utc();
+      store_->batch([&] {
+        for (const auto& id : changes.identities) {
+          if (auto old = store_->load_identity(source->name(), id.subject_id)) affected.insert(old->email);
+          store_->apply_identity_update(source->name(), id, changes.groups_known, t);
+          affected.insert(normalize_email(id.email));
+        }
+        for (const auto& m : changes.memberships) {
+          store_->set_membership(source->name(), m.subject_id, m.group, m.member, t);
+          if (auto r = store_->load_identity(source->name(), m.subject_id)) affected.insert(r->email);
+        }
+        for (const auto& [name, value] : changes.cursors) store_->set_value("cursor:" + source->name(), name, value);
+        store_->record_source_success(source->name(), t);
+      });
+      affected.erase("");
+      request_targeted(affected, Clock::now());
+    } catch (const std::exception& e) {
+      store_->record_read_failure(source->name(), std::string("incremental read: ") + e.what(), now_utc());
+      metrics_.set("keywarden_source_up", {{"source", source->name()}}, 0);
+      logger().warn("incremental read failed", {{"source", source->name()}, {"error", e.what()}});
+    }
+  }
+}
+
+void Daemon::refresh_gauges() {
+  metrics_.set("keywarden_quarantined_plans", {}, static_cast<double>(store_->quarantined_plans(true).size()));
+  metrics_.set("keywarden_pending_actions", {}, static_cast<double>(store_->pending_intents().size()));
+  for (const auto& h : store_->all_source_health()) {
+    metrics_.set("keywarden_source_up", {{"source", h.source}}, h.healthy ? 1 : 0);
+    if (h.last_success) {
+      metrics_.set("keywarden_source_last_success_timestamp_seconds", {{"source", h.source}},
+                   static_cast<double>(h.last_success->time_since_epoch().count()));
+    }
+  }
+}
+
+void Daemon::record_action(const Action& a, std::string_view result, double) {
+  metrics_.count("keywarden_actions_total", {{"action", std::string(to_string(a.kind))}, {"result", std::string(result)}});
+  if (result != "done") return;
+  const auto it = push_arrivals_.find(a.owner_email);
+  if (it != push_arrivals_.end()) {
+    metrics_.observe("keywarden_push_to_action_seconds", seconds_between(it->second, Clock::now()));
+  }
+}
+
+}  // namespace keywarden

@@ -1,0 +1,105 @@
+// `keywarden run`: the long-running service (SPEC §2, §5, §6).
+//
+// One io_context thread serves HTTP (webhooks, /healthz, /readyz, /metrics)
+// and drives reconciles; a StoreWorker thread commits pushes in groups so a
+// push is acknowledged only once durable. A single driver coroutine runs
+// every reconcile, so two never overlap: a full reconcile each
+// reconcile_interval, incremental reads each source's poll_interval, and a
+// targeted reconcile of the affected owners as soon as a push committed.
+#pragma once
+
+#include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "connectors/scim/scim_service.h"
+#include "connectors/source.h"
+#include "daemon/app/metrics.h"
+#include "daemon/app/reconciler.h"
+#include "daemon/app/store_worker.h"
+#include "daemon/palette/palette_client.h"
+#include "daemon/server/http_server.h"
+#include "daemon/store/store.h"
+
+namespace boost::asio::ssl {
+class context;
+}
+
+namespace keywarden {
+
+class Daemon {
+ public:
+  explicit Daemon(Config config);
+  ~Daemon();
+
+  // Runs until SIGTERM or SIGINT. Returns the process exit code. Throws for
+  // a startup failure (store, listener, TLS files, secrets).
+  int run();
+
+ private:
+  using Clock = std::chrono::steady_clock;
+
+  // Startup and shutdown.
+  void open();
+  boost::asio::awaitable<void> handle_signals();
+  void reload();
+  void stop();
+  void notify_systemd(const std::string& state);
+
+  // HTTP.
+  boost::asio::awaitable<std::optional<server::Response>> handle(server::Request request);
+  boost::asio::awaitable<server::Response> route(const server::Request& request, std::string& route_label);
+  boost::asio::awaitable<server::Response> handle_scim(Source& source, const server::Request& request,
+                                                       const std::string& subpath);
+  boost::asio::awaitable<server::Response> handle_push(Source& source, const server::Request& request,
+                                                       const std::string& subpath);
+  server::Response readiness() const;
+  Source* find_source(const std::string& name, const std::string& type);
+
+  // Reconciles.
+  void request_targeted(const std::set<std::string>& emails, Clock::time_point arrived);
+  boost::asio::awaitable<void> drive();
+  boost::asio::awaitable<void> full_reconcile();
+  boost::asio::awaitable<void> targeted_reconcile();
+  boost::asio::awaitable<void> incremental_reads();
+  void refresh_gauges();
+  void record_action(const Action& action, std::string_view result, double seconds);
+
+  Config config_;
+  boost::asio::io_context io_;
+  std::unique_ptr<StoreWorker> pushes_;  // commits pushes (its own connection)
+  std::unique_ptr<Store> store_;         // reconciles, on the io thread
+  std::unique_ptr<PaletteClient> palette_;
+  std::vector<std::unique_ptr<Source>> sources_;
+  std::map<std::string, std::string> push_tokens_;  // source name -> bearer token (scim)
+  std::unique_ptr<Reconciler> reconciler_;
+  std::unique_ptr<boost::asio::ssl::context> tls_;
+  std::unique_ptr<server::HttpServer> server_;
+  ScimService scim_;
+  Metrics metrics_;
+
+  std::optional<PaletteInventory> inventory_;  // the last full reconcile's, kept current
+  std::set<std::string> pending_emails_;       // owners to reconcile at once
+  std::map<std::string, Clock::time_point> push_arrivals_;  // email -> earliest unhandled push
+  std::map<std::string, Clock::time_point> next_poll_;      // source -> next incremental read
+  std::set<std::string> resync_sources_;                     // lost cursors: full read due
+  Clock::time_point next_full_{};
+  std::optional<boost::asio::steady_timer> wake_;
+  std::optional<Timestamp> last_reconcile_;
+  std::string last_result_ = "none yet";
+  bool stopping_ = false;
+  bool watchdog_ = false;
+};
+
+}  // namespace keywarden
