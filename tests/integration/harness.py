@@ -131,3 +131,65 @@ def wait_until(predicate, timeout=30.0, interval=0.05):
             return True
         time.sleep(interval)
     return False
+
+
+class DaemonProcess:
+    """`keywarden run` in the background, listening on an ephemeral port."""
+
+    def __init__(self, ws, env=None):
+        self.ws = ws
+        self.port_file = os.path.join(ws.dir, "daemon.port")
+        if os.path.exists(self.port_file):
+            os.remove(self.port_file)
+        self.log_path = os.path.join(ws.dir, "daemon.log")
+        self.log = open(self.log_path, "a")
+        e = dict(os.environ)
+        e.pop("JOURNAL_STREAM", None)
+        e.pop("NOTIFY_SOCKET", None)
+        e["KEYWARDEN_PORT_FILE"] = self.port_file
+        if env:
+            e.update(env)
+        self.proc = subprocess.Popen([KEYWARDEN_BIN, "-c", ws.config_path, "run"], stdout=self.log,
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=e)
+        if not wait_until(lambda: os.path.exists(self.port_file) or self.proc.poll() is not None, timeout=30):
+            raise AssertionError("keywarden run did not start listening")
+        if self.proc.poll() is not None:
+            raise AssertionError("keywarden run exited at once:\n" + self.output())
+        with open(self.port_file) as f:
+            self.port = int(f.read().strip())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def output(self):
+        if not self.log.closed:
+            self.log.flush()
+        with open(self.log_path) as f:
+            return f.read()
+
+    def request(self, method, path, body=None, headers=None, timeout=10):
+        import http.client
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        data = json.dumps(body) if isinstance(body, (dict, list)) else body
+        conn.request(method, path, body=data, headers=headers or {})
+        r = conn.getresponse()
+        payload = r.read()
+        conn.close()
+        return r.status, dict((k.lower(), v) for k, v in r.getheaders()), payload
+
+    def wait_ready(self, timeout=30):
+        return wait_until(lambda: self.request("GET", "/readyz")[0] == 200, timeout=timeout)
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=30):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if not self.log.closed:
+            self.log.close()
+            self.ws.outputs.append(self.output())
+        return self.proc.returncode
