@@ -294,7 +294,11 @@ net::awaitable<void> Daemon::targeted_reconcile() {
   emails.swap(pending_emails_);
   const Timestamp now = now_utc();
   Plan plan = reconciler_->plan(*inventory_, now, emails);
-  const long recent = store_->revocations_since(now - config_.daemon.reconcile_interval);
+  // Push-driven revocations count against the plan thresholds over a rolling
+  // window of one reconcile_interval (SPEC §5).
+  const auto window_start = Clock::now() - config_.daemon.reconcile_interval;
+  while (!push_revocations_.empty() && push_revocations_.front() < window_start) push_revocations_.pop_front();
+  const long recent = static_cast<long>(push_revocations_.size());
   const GateDecision gate = check_thresholds(plan.actions, inventory_->keys.size(), config_.safety, recent);
   std::string result = "ok";
   if (gate.quarantine) {
@@ -304,6 +308,9 @@ net::awaitable<void> Daemon::targeted_reconcile() {
   } else if (!plan.actions.empty()) {
     ExecutionReport executed = co_await reconciler_->executor().carry_out(plan.plan_id, plan.actions);
     apply_to_inventory(*inventory_, executed.completed);
+    for (const auto& a : executed.completed) {
+      if (a.kind == ActionKind::revoke) push_revocations_.push_back(Clock::now());
+    }
     if (executed.failed || executed.pending) result = "incomplete";
   }
   for (const auto& e : emails) push_arrivals_.erase(e);

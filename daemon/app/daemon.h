@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -92,6 +93,7 @@ class Daemon {
   std::optional<PaletteInventory> inventory_;  // the last full reconcile's, kept current
   std::set<std::string> pending_emails_;       // owners to reconcile at once
   std::map<std::string, Clock::time_point> push_arrivals_;  // email -> earliest unhandled push
+  std::deque<Clock::time_point> push_revocations_;  // push-driven revocations, for the rolling window
   std::map<std::string, Clock::time_point> next_poll_;      // source -> next incremental read
   std::set<std::string> resync_sources_;                     // lost cursors: full read due
   Clock::time_point next_full_{};

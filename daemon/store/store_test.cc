@@ -767,7 +767,7 @@ TEST_F(StoreTest, ValuesWithQuotesAreBoundNotSpliced) {
 // ---- Opening and schema ------------------------------------------------------
 
 TEST_F(StoreTest, OpenPutsTheFileInWalMode) {
-  EXPECT_EQ(store_->schema_version(), 1);
+  EXPECT_EQ(store_->schema_version(), 2);
   EXPECT_TRUE(std::filesystem::exists(db_file_));
   // journal_mode=WAL is stored in the file itself.
   store_.reset();
@@ -787,10 +787,10 @@ TEST_F(StoreTest, ReopeningRunsNoMigrationTwice) {
       query_int("SELECT applied_at FROM schema_migrations WHERE version = 1");
   reopen();
   reopen();
-  EXPECT_EQ(store_->schema_version(), 1);
-  EXPECT_EQ(query_int("SELECT count(*) FROM schema_migrations"), 1);
+  EXPECT_EQ(store_->schema_version(), 2);
+  EXPECT_EQ(query_int("SELECT count(*) FROM schema_migrations"), 2);
   EXPECT_EQ(query_int("SELECT applied_at FROM schema_migrations WHERE version = 1"), applied_at);
-  EXPECT_EQ(query_int("PRAGMA user_version"), 1);
+  EXPECT_EQ(query_int("PRAGMA user_version"), 2);
   EXPECT_EQ(store_->load_identities().size(), 1u);
 }
 
