@@ -29,6 +29,7 @@ nlohmann::json CallLog::to_json() const {
                    {"query", c.query},
                    {"status", c.status},
                    {"time_ms", c.time_ms},
+                   {"unix_us", c.unix_us},
                    {"body", c.body},
                    {"headers", c.headers}});
   return out;

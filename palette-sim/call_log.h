@@ -19,6 +19,7 @@ struct Call {
   std::string query;
   int status = 0;  // 0 while in flight, and for a dropped connection
   std::int64_t time_ms = 0;  // arrival, monotonic ms since the simulator started
+  std::int64_t unix_us = 0;  // arrival, wall clock in µs: benchmarks match it with their own clock
   std::string body;
   std::map<std::string, std::string> headers;  // names lower-cased
 };
@@ -35,7 +36,7 @@ class CallLog {
   // Forgets every call; later finish() of earlier ids are ignored.
   void reset();
 
-  // [{"method","path","query","status","time_ms","body","headers"}...]
+  // [{"method","path","query","status","time_ms","unix_us","body","headers"}...]
   nlohmann::json to_json() const;
 
   static constexpr std::size_t kCapacity = 100'000;

@@ -172,6 +172,8 @@ boost::asio::awaitable<std::optional<Response>> SimRoutes::handle(Request req) {
 
   // Log the call at arrival, secrets replaced.
   Call call{.method = req.method, .path = req.path, .query = req.query, .time_ms = uptime_ms(began),
+            .unix_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count(),
             .body = req.body, .headers = req.headers};
   if (auto it = call.headers.find("apikey"); it != call.headers.end())
     it->second = key_matches(it->second) ? "<redacted>" : "<wrong>";
