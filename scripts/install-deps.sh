@@ -10,7 +10,7 @@ packages=(
   libcjose-dev liboauth2-dev libxmlsec1-dev libxml2-dev libsystemd-dev systemd
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
-  python3 curl ca-certificates
+  python3 curl ca-certificates wrk
 )
 
 missing=()
