@@ -1,0 +1,312 @@
+#include "connectors/entra/entra_source.h"
+
+#include <cctype>
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "connectors/entra/graph_notifications.h"
+
+namespace keywarden {
+
+namespace net = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+constexpr const char* kUserSelect = "id,userPrincipalName,mail,accountEnabled,displayName";
+constexpr const char* kUsersDelta = "/v1.0/users/delta?$select=id,userPrincipalName,mail,accountEnabled,displayName";
+constexpr const char* kGroupsDelta = "/v1.0/groups/delta?$select=displayName,members";
+// Graph pages users by the hundred; this many pages is far past any tenant.
+// Beyond it the chain of nextLinks is looping.
+constexpr int kMaxPages = 1000000;
+
+// Graph says the delta cursor is gone: 410 Gone, or syncStateNotFound /
+// resyncRequired. Internal: read_changes turns it into resync_required.
+struct DeltaCursorLost {};
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string trimmed_url(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+std::string http_failure(const std::string& where, const GraphResponse& response) {
+  std::string text = where + ": HTTP " + std::to_string(response.status);
+  const std::string code = graph_error_code(response.body);
+  if (!code.empty()) text += " " + code;
+  return text;
+}
+
+using ItemSink = std::function<void(const json& item, const std::string& where)>;
+
+// Follows one delta round from `start` (a path or a whole link) through its
+// nextLinks, handing every item to `add`, and returns the closing deltaLink.
+// Any page that is not a good 2xx page fails the whole round.
+net::awaitable<std::string> follow_round(GraphClient& graph, std::string start, ItemSink add, std::string what) {
+  std::string link = std::move(start);
+  for (int page = 1; page <= kMaxPages; ++page) {
+    const std::string where = graph.message(what + " page " + std::to_string(page) + " (" + path_for_message(link) + ")");
+    GraphResponse response;
+    std::string failure;
+    try {
+      auto op = graph.send("GET", link);
+      GraphResponse answer = co_await std::move(op);
+      response = std::move(answer);
+    } catch (const SourceReadError& e) {
+      failure = e.what();
+    }
+    if (!failure.empty()) {
+      const std::string prefix = graph.message("");
+      if (failure.rfind(prefix, 0) == 0) failure.erase(0, prefix.size());
+      throw SourceReadError(where + ": " + failure);
+    }
+    if (response.status == 410) throw DeltaCursorLost{};
+    if (response.status / 100 != 2) {
+      const std::string code = lower(graph_error_code(response.body));
+      if (response.status / 100 == 4 && (code == "syncstatenotfound" || code == "resyncrequired")) throw DeltaCursorLost{};
+      throw SourceReadError(http_failure(where, response));
+    }
+    DeltaPage parsed = parse_delta_page(response.body, where);
+    for (const auto& item : parsed.items) add(item, where);
+    if (!parsed.delta_link.empty()) co_return parsed.delta_link;
+    link = std::move(parsed.next_link);
+  }
+  throw SourceReadError(graph.message(what + ": more than " + std::to_string(kMaxPages) + " pages; the nextLinks loop"));
+}
+
+ChangeSet resync() {
+  ChangeSet changes;
+  changes.resync_required = true;
+  return changes;
+}
+
+}  // namespace
+
+EntraSource::EntraSource(SourceConfig config, net::any_io_executor executor, GraphRetryPolicy retry,
+                         SubscriptionPolicy subscriptions)
+    : Source(std::move(config)),
+      executor_(std::move(executor)),
+      retry_(retry),
+      subscription_policy_(subscriptions) {
+  const SourceConfig& c = this->config();
+  settings_.source = c.name;
+  settings_.tenant_id = c.get("tenant_id");
+  settings_.client_id = c.get("client_id");
+  settings_.client_secret = c.secret("client_secret");
+  settings_.graph_url = trimmed_url(c.get("graph_url", "https://graph.microsoft.com"));
+  settings_.login_url = trimmed_url(c.get("login_url", "https://login.microsoftonline.com"));
+  notification_url_ = c.get("notification_url");
+}
+
+Duration EntraSource::poll_interval() const { return config().duration("poll_interval", Duration(60)); }
+
+std::optional<std::string> EntraSource::client_state() {
+  const std::lock_guard<std::mutex> lock(client_state_mutex_);
+  if (client_state_) return *client_state_;
+  const SecretRef ref = config().secret("client_state");
+  if (ref.empty()) {
+    client_state_.emplace(std::nullopt);
+    return std::nullopt;
+  }
+  try {
+    std::string value = read_secret(ref);
+    client_state_.emplace(value);
+    return value;
+  } catch (const std::exception&) {
+    return std::nullopt;  // not cached: a file that appears later is picked up
+  }
+}
+
+void EntraSource::remember_users(const UserDeltaMerge& users) {
+  std::unordered_map<std::string, KnownUser> known;
+  known.reserve(users.users().size());
+  for (const auto& entry : users.users()) {
+    const GraphUser& user = entry.second;
+    if (!user.user_principal_name && !(user.mail && !user.mail->empty())) continue;
+    known[entry.first] = KnownUser{user.user_principal_name.value_or(""), user.mail.value_or("")};
+  }
+  known_users_ = std::move(known);
+}
+
+net::awaitable<FullRead> EntraSource::read_all() {
+  GraphClient graph(executor_, settings_, token_, retry_);
+  UserDeltaMerge users;
+  GroupDeltaMerge groups;
+  std::string users_link;
+  std::string groups_link;
+  bool reset = false;
+  try {
+    auto users_op = follow_round(
+        graph, kUsersDelta, [&users](const json& item, const std::string& where) { users.add(item, where); },
+        "users delta");
+    users_link = co_await std::move(users_op);
+    auto groups_op = follow_round(
+        graph, kGroupsDelta, [&groups](const json& item, const std::string& where) { groups.add(item, where); },
+        "groups delta");
+    groups_link = co_await std::move(groups_op);
+  } catch (const DeltaCursorLost&) {
+    reset = true;
+  }
+  if (reset) throw SourceReadError(graph.message("Graph reset the delta round (410 Gone or syncStateNotFound) during a full read"));
+
+  FullRead read;
+  read.identities = directory_from_rounds(users, groups, graph.message("full read"));
+  json names = json::object();
+  std::unordered_map<std::string, std::string> known_groups;
+  for (const auto& entry : groups.groups()) {
+    if (!entry.second.removed && entry.second.display_name) {
+      names[entry.first] = *entry.second.display_name;
+      known_groups[entry.first] = *entry.second.display_name;
+    }
+  }
+  known_groups_ = std::move(known_groups);
+  read.cursors["users_delta"] = users_link;
+  read.cursors["groups_delta"] = groups_link;
+  read.cursors["group_names"] = names.dump();
+  remember_users(users);
+  co_return read;
+}
+
+net::awaitable<ChangeSet> EntraSource::read_changes(std::map<std::string, std::string> cursors) {
+  const auto users_cursor = cursors.find("users_delta");
+  const auto groups_cursor = cursors.find("groups_delta");
+  if (users_cursor == cursors.end() || users_cursor->second.empty() || groups_cursor == cursors.end() ||
+      groups_cursor->second.empty()) {
+    co_return resync();
+  }
+  GraphClient graph(executor_, settings_, token_, retry_);
+  UserDeltaMerge users;
+  GroupDeltaMerge groups;
+  std::string users_link;
+  std::string groups_link;
+  bool lost = false;
+  try {
+    auto users_op = follow_round(
+        graph, users_cursor->second,
+        [&users](const json& item, const std::string& where) { users.add(item, where); }, "users delta");
+    users_link = co_await std::move(users_op);
+    auto groups_op = follow_round(
+        graph, groups_cursor->second,
+        [&groups](const json& item, const std::string& where) { groups.add(item, where); }, "groups delta");
+    groups_link = co_await std::move(groups_op);
+  } catch (const DeltaCursorLost&) {
+    lost = true;
+  }
+  if (lost) co_return resync();
+
+  ChangeSet changes;
+  changes.groups_known = false;
+  std::unordered_map<std::string, KnownUser> learned;
+  for (const auto& entry : users.users()) {
+    GraphUser user = entry.second;
+    if (const auto known = known_users_.find(user.id); known != known_users_.end()) {
+      if (!user.user_principal_name) user.user_principal_name = known->second.user_principal_name;
+      if (!user.mail) user.mail = known->second.mail;
+    }
+    const bool named = user.user_principal_name || (user.mail && !user.mail->empty());
+    if (user.removed_reason) {
+      // Without a name the update would blank the stored email and unlink
+      // the user from their keys; a full read marks them deleted instead.
+      if (!named) co_return resync();
+      changes.identities.push_back(removed_identity_of(user));
+      continue;
+    }
+    if (!named || !user.account_enabled) {
+      const std::string where = graph.message("GET user " + user.id);
+      auto op = graph.send("GET", "/v1.0/users/" + url_encode(user.id) + "?$select=" + kUserSelect);
+      GraphResponse response = co_await std::move(op);
+      if (response.status == 404) continue;  // gone meanwhile: delta will say @removed
+      if (response.status / 100 != 2) throw SourceReadError(http_failure(where, response));
+      const json doc = json::parse(response.body, nullptr, false);
+      if (!doc.is_object()) throw SourceReadError(where + ": the answer is not a JSON object");
+      UserDeltaMerge fetched;
+      fetched.add(doc, where);
+      const GraphUser& full = fetched.users().begin()->second;
+      if (full.user_principal_name) user.user_principal_name = full.user_principal_name;
+      if (full.mail) user.mail = full.mail;
+      if (full.account_enabled) user.account_enabled = full.account_enabled;
+    }
+    Identity identity = identity_of(user);
+    if (!user.account_enabled || identity.email.empty()) {
+      throw SourceReadError(graph.message("user " + user.id + " has no accountEnabled or no name"));
+    }
+    learned[user.id] = KnownUser{user.user_principal_name.value_or(""), user.mail.value_or("")};
+    changes.identities.push_back(std::move(identity));
+  }
+
+  json names = json::parse(cursors.count("group_names") ? cursors["group_names"] : "{}", nullptr, false);
+  if (!names.is_object()) names = json::object();
+  for (const auto& entry : known_groups_) {
+    if (!names.contains(entry.first)) names[entry.first] = entry.second;
+  }
+  for (const auto& entry : groups.groups()) {
+    const GraphGroup& group = entry.second;
+    const auto known = names.find(group.id);
+    const bool known_name = known != names.end() && known->is_string();
+    // Delta lists no members for a deleted group, and a rename moves every
+    // membership: only a full read can state those.
+    if (group.removed) {
+      if (known_name) co_return resync();
+      continue;
+    }
+    std::string name;
+    if (group.display_name) {
+      if (known_name && known->get<std::string>() != *group.display_name) co_return resync();
+      name = *group.display_name;
+    } else if (known_name) {
+      name = known->get<std::string>();
+    } else {
+      const std::string where = graph.message("GET group " + group.id);
+      auto op = graph.send("GET", "/v1.0/groups/" + url_encode(group.id) + "?$select=id,displayName");
+      GraphResponse response = co_await std::move(op);
+      if (response.status / 100 != 2) throw SourceReadError(http_failure(where, response));
+      const json doc = json::parse(response.body, nullptr, false);
+      if (!doc.is_object() || !doc.contains("displayName") || !doc["displayName"].is_string()) {
+        throw SourceReadError(where + ": the answer has no displayName");
+      }
+      name = doc["displayName"].get<std::string>();
+    }
+    for (const auto& [member, present] : group.members) {
+      if (!name.empty()) changes.memberships.push_back(MembershipChange{member, name, present});
+      changes.memberships.push_back(MembershipChange{member, group.id, present});
+    }
+    names[group.id] = name;
+  }
+
+  for (auto& [id, user] : learned) known_users_[id] = std::move(user);
+  for (const auto& [id, name] : names.items()) {
+    if (name.is_string()) known_groups_[id] = name.get<std::string>();
+  }
+  changes.cursors["users_delta"] = users_link;
+  changes.cursors["groups_delta"] = groups_link;
+  changes.cursors["group_names"] = names.dump();
+  co_return changes;
+}
+
+PushResponse EntraSource::handle_push(const PushRequest& request, PushContext& context) {
+  return handle_graph_push(name(), client_state(), request, context);
+}
+
+net::awaitable<void> EntraSource::maintain_subscriptions(Store& store) {
+  auto op = maintain_subscriptions(store, now_utc());
+  co_await std::move(op);
+}
+
+net::awaitable<void> EntraSource::maintain_subscriptions(Store& store, Timestamp now) {
+  if (notification_url_.empty()) co_return;
+  const std::optional<std::string> state = client_state();
+  if (!state) {
+    throw SourceReadError("entra source \"" + name() +
+                          "\": notification_url needs client_state_file or client_state_env (readable)");
+  }
+  GraphClient graph(executor_, settings_, token_, retry_);
+  auto op = maintain_graph_subscriptions(graph, store, name(), notification_url_, *state, now, subscription_policy_);
+  co_await std::move(op);
+}
+
+}  // namespace keywarden
