@@ -2,6 +2,7 @@
 
 #include "connectors/entra/entra_source.h"
 #include "connectors/file_source.h"
+#include "connectors/okta/okta_source.h"
 #include "connectors/scim/scim_source.h"
 #include "connectors/source.h"
 
@@ -22,6 +23,7 @@ PushResponse Source::handle_push(const PushRequest&, PushContext&) {
 std::unique_ptr<Source> make_source(const SourceConfig& config, boost::asio::any_io_executor executor) {
   if (config.type == "file") return std::make_unique<FileSource>(config, std::move(executor));
   if (config.type == "scim") return std::make_unique<ScimSource>(config);
+  if (config.type == "okta") return std::make_unique<OktaSource>(config, std::move(executor));
   if (config.type == "entra") return std::make_unique<EntraSource>(config, std::move(executor));
   throw std::invalid_argument("source \"" + config.name + "\": type \"" + config.type +
                               "\" is not supported by this build yet");
