@@ -341,8 +341,14 @@ net::awaitable<void> Daemon::incremental_reads() {
       std::set<std::string> affected;
       const Timestamp t = now_utc();
       store_->batch([&] {
-        for (const auto& id : changes.identities) {
-          if (auto old = store_->load_identity(source->name(), id.subject_id)) affected.insert(old->email);
+        for (Identity id : changes.identities) {
+          if (auto old = store_->load_identity(source->name(), id.subject_id)) {
+            affected.insert(old->email);
+            // An event may name a person only by id: keep what we knew, so
+            // the identity still joins its Palette user by email.
+            if (id.email.empty()) id.email = old->email;
+            if (id.user_name.empty()) id.user_name = old->user_name;
+          }
           store_->apply_identity_update(source->name(), id, changes.groups_known, t);
           affected.insert(normalize_email(id.email));
         }
