@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <cstdlib>
 
+#include "connectors/entra/entra_source.h"
 #include "daemon/app/log.h"
 #include "daemon/engine/safety_gate.h"
 
@@ -280,6 +281,7 @@ net::awaitable<void> Daemon::full_reconcile() {
   last_result_ = result;
   store_->set_value("reconcile", "last_time", std::to_string(done.time_since_epoch().count()));
   store_->set_value("reconcile", "last_result", result);
+  co_await maintain_subscriptions();
   const double seconds = seconds_between(started, Clock::now());
   metrics_.observe("keywarden_reconcile_duration_seconds", seconds, {{"kind", "full"}});
   metrics_.count("keywarden_reconciles_total", {{"kind", "full"}, {"result", result}});
@@ -321,12 +323,13 @@ net::awaitable<void> Daemon::targeted_reconcile() {
 
 net::awaitable<void> Daemon::incremental_reads() {
   const auto now = Clock::now();
+  bool any_read = false;
   for (auto& source : sources_) {
     auto it = next_poll_.find(source->name());
     if (it == next_poll_.end() || it->second > now) continue;
     it->second = now + source->config().duration("poll_interval", std::chrono::minutes(1));
     std::map<std::string, std::string> cursors;
-    for (const char* name : {"log_next", "users_delta", "groups_delta"}) {
+    for (const char* name : {"log_next", "users_delta", "groups_delta", "group_names"}) {
       if (auto v = store_->get_value("cursor:" + source->name(), name)) cursors[name] = *v;
     }
     if (cursors.empty()) continue;  // no full read yet: the full reconcile comes first
@@ -361,10 +364,28 @@ net::awaitable<void> Daemon::incremental_reads() {
       });
       affected.erase("");
       request_targeted(affected, Clock::now());
+      any_read = true;
     } catch (const std::exception& e) {
       store_->record_read_failure(source->name(), std::string("incremental read: ") + e.what(), now_utc());
       metrics_.set("keywarden_source_up", {{"source", source->name()}}, 0);
       logger().warn("incremental read failed", {{"source", source->name()}, {"error", e.what()}});
+    }
+  }
+  if (any_read) co_await maintain_subscriptions();
+}
+
+net::awaitable<void> Daemon::maintain_subscriptions() {
+  for (auto& source : sources_) {
+    auto* entra = dynamic_cast<EntraSource*>(source.get());
+    if (!entra || !entra->subscribes()) continue;
+    try {
+      // Graph validates the notification URL while this runs: the HTTP
+      // server keeps serving on the same io_context meanwhile.
+      auto op = entra->maintain_subscriptions(*store_);
+      co_await std::move(op);
+    } catch (const std::exception& e) {
+      logger().warn("Graph subscriptions not maintained; delta polling goes on",
+                    {{"source", source->name()}, {"error", e.what()}});
     }
   }
 }

@@ -74,6 +74,7 @@ class Daemon {
   boost::asio::awaitable<void> full_reconcile();
   boost::asio::awaitable<void> targeted_reconcile();
   boost::asio::awaitable<void> incremental_reads();
+  boost::asio::awaitable<void> maintain_subscriptions();
   void refresh_gauges();
   void record_action(const Action& action, std::string_view result, double seconds);
 
