@@ -53,6 +53,17 @@ std::string_view key_column(ScimKey key) {
   return "";
 }
 
+// The partial index for a lookup column (schema.cc, migration 2).
+std::string_view key_index(ScimKey key) {
+  switch (key) {
+    case ScimKey::user_name_lower: return "scim_resources_by_user_name";
+    case ScimKey::external_id: return "scim_resources_by_external_id";
+    case ScimKey::display_name_lower: return "scim_resources_by_display_name";
+    case ScimKey::email: break;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::optional<ScimResourceRow> Store::scim_resource(const std::string& source, std::string_view type,
@@ -76,9 +87,13 @@ std::vector<ScimResourceRow> Store::scim_find(const std::string& source, std::st
           "WHERE e.source = ?1 AND e.type = ?2 AND e.email = ?3 ORDER BY r.created, r.id";
   } else {
     // The column name comes from the enum above, never from input.
-    sql = "SELECT " + std::string(kResourceColumns) + " FROM scim_resources " +
-          "WHERE source = ?1 AND type = ?2 AND " + std::string(key_column(key)) +
-          " = ?3 ORDER BY created, id";
+    // Without statistics SQLite prefers the created-order index (it saves a
+    // sort) and scans every resource of the type: name the lookup's index,
+    // and repeat its partial condition, which a bound value cannot prove.
+    const std::string column(key_column(key));
+    sql = "SELECT " + std::string(kResourceColumns) + " FROM scim_resources INDEXED BY " +
+          std::string(key_index(key)) + " WHERE source = ?1 AND type = ?2 AND " + column + " = ?3 AND " + column +
+          " <> '' ORDER BY created, id";
   }
   Statement query(db_, sql);
   query.bind(1, source).bind(2, type).bind(3, value);
