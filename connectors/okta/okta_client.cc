@@ -32,13 +32,6 @@ std::string_view trim(std::string_view s) {
   return s;
 }
 
-std::string snippet(const std::string& body, size_t limit = 200) {
-  std::string out;
-  for (char c : body.substr(0, limit)) out += (c >= 0x20 && c < 0x7f) ? c : ' ';
-  if (body.size() > limit) out += "...";
-  return out;
-}
-
 std::string plural(int n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
 
 // The wait before retry number `retry` (0 first): half of min(max, base·2^retry)
@@ -111,7 +104,7 @@ std::string describe_okta_error(const std::string& body) {
   if (doc.is_object()) {
     const auto text = [&](const char* name) {
       const auto it = doc.find(name);
-      return it != doc.end() && it->is_string() ? snippet(it->get<std::string>()) : std::string();
+      return it != doc.end() && it->is_string() ? printable_snippet(it->get<std::string>()) : std::string();
     };
     const std::string code = text("errorCode");
     const std::string summary = text("errorSummary");
@@ -119,7 +112,7 @@ std::string describe_okta_error(const std::string& body) {
       return "Okta " + code + (code.empty() || summary.empty() ? "" : ": ") + summary;
     }
   }
-  return snippet(body);
+  return printable_snippet(body);
 }
 
 OktaClient::OktaClient(net::any_io_executor executor, const std::string& org, std::string token,

@@ -299,6 +299,13 @@ HttpClient::~HttpClient() = default;
 
 net::awaitable<HttpResponse> HttpClient::send(HttpRequest request) { return impl_->send(std::move(request)); }
 
+std::string printable_snippet(const std::string& body, size_t limit) {
+  std::string out;
+  for (char c : body.substr(0, limit)) out += (c >= 0x20 && c < 0x7f) ? c : ' ';
+  if (body.size() > limit) out += "...";
+  return out;
+}
+
 void HttpClient::close() { impl_->close(); }
 
 void HttpClient::set_resend_on_stale(bool resend) { impl_->resend_on_stale_ = resend; }

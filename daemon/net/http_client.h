@@ -38,6 +38,11 @@ struct HttpResponse {
   std::string header(const std::string& name) const;
 };
 
+// Up to `limit` bytes of a response body, printable ASCII only (other bytes
+// become spaces), "..." when cut: enough of a proxy's error page for an error
+// message without flooding the log.
+std::string printable_snippet(const std::string& body, size_t limit = 200);
+
 struct TlsOptions {
   std::string ca_file;  // extra PEM bundle; empty: system store only
   bool verify = true;

@@ -75,15 +75,6 @@ bool is_retryable(const boost::system::error_code& ec) {
   return true;
 }
 
-// Up to `limit` bytes of a non-JSON error body, printable ASCII only, for a
-// message that helps with a proxy's HTML page without flooding the log.
-std::string snippet(const std::string& body, size_t limit = 200) {
-  std::string out;
-  for (char c : body.substr(0, limit)) out += (c >= 0x20 && c < 0x7f) ? c : ' ';
-  if (body.size() > limit) out += "...";
-  return out;
-}
-
 std::string plural(int n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
 
 }  // namespace
@@ -242,7 +233,7 @@ class PaletteClient::Impl {
       if (!error->message.empty()) what += ": " + error->message;
       if (!error->ref.empty()) what += " (ref " + error->ref + ")";
     } else if (!response.body.empty()) {
-      what += ": " + snippet(response.body);
+      what += ": " + printable_snippet(response.body);
     }
     if (response.status == 401 || response.status == 403) what += kAdminHint;
     what += note;
