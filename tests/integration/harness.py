@@ -176,7 +176,12 @@ class DaemonProcess:
         return r.status, dict((k.lower(), v) for k, v in r.getheaders()), payload
 
     def wait_ready(self, timeout=30):
-        return wait_until(lambda: self.request("GET", "/readyz")[0] == 200, timeout=timeout)
+        def ready():
+            try:
+                return self.request("GET", "/readyz")[0] == 200
+            except OSError:  # busy (a large first read), or not listening yet
+                return False
+        return wait_until(ready, timeout=timeout, interval=0.2)
 
     def signal(self, sig):
         self.proc.send_signal(sig)

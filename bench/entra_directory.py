@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""A Microsoft Entra directory of 100,000 users and 1,000 groups read from the
+Graph stand-in (tests/integration/graph_standin.py) by `keywarden run`: time
+and memory of the first cycle (users and groups delta rounds, Palette read,
+plan) and of an incremental cycle with 10 changes (delta → revocations).
+
+    KEYWARDEN_BIN=build/daemon/keywarden PALETTE_SIM_BIN=build/palette-sim/palette-sim \\
+        python3 bench/entra_directory.py [USERS] [GROUPS]
+"""
+
+import os
+import random
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
+
+from harness import API_KEY, DaemonProcess, Workspace, wait_until  # noqa: E402
+from graph_standin import GraphStandin  # noqa: E402
+from palette_sim import PaletteSim  # noqa: E402
+from tenant import Tenant  # noqa: E402
+from okta_directory import vm_kb  # noqa: E402
+
+
+def main():
+    users = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    groups = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+    rng = random.Random(1)
+    graph = GraphStandin(client_secret="bench-secret", page_size=200, member_chunk=1000)
+    started = time.time()
+    ids = [graph.add_user(f"person{i:06d}@example.com") for i in range(users)]
+    gids = [graph.add_group("palette-users")] + [graph.add_group(f"group-{g:04d}") for g in range(1, groups)]
+    memberships = 0
+    with graph.dir.lock:
+        for i, uid in enumerate(ids):
+            chosen = {gids[0]} if i % 10 else set()
+            while len(chosen) < 10:
+                chosen.add(gids[rng.randrange(1, groups)])
+            for g in chosen:
+                graph.dir.groups[g]["members"].add(uid)
+            memberships += len(chosen)
+    print(f"stand-in: {users} users, {groups} groups, {memberships} memberships ({time.time() - started:.1f} s to build)")
+
+    t = Tenant(1000, 1001, api_key=API_KEY, seed=3)
+    for i, p in enumerate(t.people):
+        p["email"] = f"person{i:06d}@example.com"
+    sim = PaletteSim(t.seed(), rate=100000, burst=100000)
+    ws = Workspace(sim.url, daemon={"reconcile_interval": "1h", "log_level": "warn"},
+                   palette={"requests_per_second": 200},
+                   safety={"max_revocations": 1000, "max_revocations_percent": 100, "max_shrink_percent": 20})
+    with open(os.path.join(ws.dir, "entra.secret"), "w") as f:
+        f.write("bench-secret")
+    ws.sources = [{"name": "corp-entra", "type": "entra", "tenant_id": graph.tenant_id, "client_id": graph.client_id,
+                   "client_secret_file": "entra.secret", "graph_url": graph.url, "login_url": graph.url,
+                   "poll_interval": "2s"}]
+    ws.write_config()
+    try:
+        t0 = time.time()
+        daemon = DaemonProcess(ws)
+        assert daemon.wait_ready(timeout=1800), daemon.output()
+        first = time.time() - t0
+        print(f"first cycle (users+groups delta + Palette read + plan): {first:.1f} s, "
+              f"daemon peak RSS {vm_kb(daemon.proc.pid, 'VmHWM') / 1024:.0f} MB")
+        keys = {k["uid"] for i in range(0, 1000, 100) for k in t.keys_of(t.people[i])}
+        t1 = time.time()
+        for i in range(0, 1000, 100):
+            graph.disable_user(ids[i])
+
+        def revoked():
+            state = {k["uid"]: k for k in sim.state()["keys"]}
+            return all(not state[k]["isActive"] for k in keys)
+        assert wait_until(revoked, timeout=120, interval=0.05), daemon.output()
+        print(f"incremental cycle, 10 disabled → 10 revocations: {time.time() - t1:.2f} s "
+              f"(poll_interval 2 s included), daemon peak RSS {vm_kb(daemon.proc.pid, 'VmHWM') / 1024:.0f} MB")
+        daemon.stop()
+    finally:
+        graph.stop()
+        sim.stop()
+        ws.cleanup()
+
+
+if __name__ == "__main__":
+    main()
