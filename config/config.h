@@ -93,4 +93,15 @@ bool parse_duration(std::string_view text, bool allow_off, std::optional<Duratio
 // never the value, when it is missing or empty.
 std::string read_secret(const SecretRef& ref);
 
+// One secret the config names, for checking and for redaction.
+struct NamedSecret {
+  std::string what;    // "[palette] api key" or "source \"corp\" token", for messages
+  std::string source;  // empty for the Palette key
+  std::string base;    // "api_key", "token", "hook_secret", ...
+  SecretRef ref;
+};
+
+// Every secret the config names: the Palette API key, then each source's.
+std::vector<NamedSecret> secrets_of(const Config& config);
+
 }  // namespace keywarden

@@ -12,6 +12,7 @@
 
 #include "connectors/entra/entra_source.h"
 #include "daemon/app/log.h"
+#include "daemon/app/palette_options.h"
 #include "daemon/engine/safety_gate.h"
 
 namespace keywarden {
@@ -44,24 +45,18 @@ void Daemon::open() {
   store_ = Store::open(db);
   pushes_ = std::make_unique<StoreWorker>(Store::open(db));
 
-  PaletteClientOptions options;
-  options.endpoint = config_.palette.endpoint;
-  options.api_key = read_secret(config_.palette.api_key);
-  logger().add_secret(options.api_key);
-  options.ca_file = config_.palette.ca_file.string();
-  options.requests_per_second = config_.palette.requests_per_second;
-  options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.palette.timeout);
-  palette_ = std::make_unique<PaletteClient>(io_.get_executor(), std::move(options));
+  palette_ = std::make_unique<PaletteClient>(io_.get_executor(), palette_client_options(config_.palette));
 
-  for (const auto& sc : config_.sources) {
-    sources_.push_back(make_source(sc, io_.get_executor()));
-    for (const char* base : {"token", "hook_secret", "client_secret", "client_state", "push_token", "poll_token"}) {
-      const SecretRef ref = sc.secret(base);
-      if (ref.empty()) continue;
-      std::string secret = read_secret(ref);
-      logger().add_secret(secret);
-      if (sc.type == "scim" && std::string(base) == "token") push_tokens_[sc.name] = std::move(secret);
+  for (const auto& sc : config_.sources) sources_.push_back(make_source(sc, io_.get_executor()));
+  for (const auto& named : secrets_of(config_)) {
+    if (named.source.empty()) continue;  // the Palette key, read above
+    std::string secret = read_secret(named.ref);
+    logger().add_secret(secret);
+    const SourceConfig* sc = nullptr;
+    for (const auto& s : config_.sources) {
+      if (s.name == named.source) sc = &s;
     }
+    if (sc && sc->type == "scim" && named.base == "token") push_tokens_[sc->name] = std::move(secret);
   }
   reconciler_ = std::make_unique<Reconciler>(config_, *store_, *palette_, sources_);
   reconciler_->executor().set_observer(

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "daemon/app/log.h"
+#include "daemon/app/palette_options.h"
 #include "daemon/cli/exit_codes.h"
 
 namespace keywarden {
@@ -47,16 +48,11 @@ Store& CommandContext::store(StoreMode mode) {
 PaletteClient& CommandContext::palette() {
   if (palette_) return *palette_;
   PaletteClientOptions options;
-  options.endpoint = config_.palette.endpoint;
   try {
-    options.api_key = read_secret(config_.palette.api_key);
+    options = palette_client_options(config_.palette);
   } catch (const std::exception& e) {
     throw UsageError{config_.file.string() + ": [palette] api key: " + e.what()};
   }
-  logger().add_secret(options.api_key);
-  options.ca_file = config_.palette.ca_file.string();
-  options.requests_per_second = config_.palette.requests_per_second;
-  options.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(config_.palette.timeout);
   palette_ = std::make_unique<PaletteClient>(io_.get_executor(), std::move(options));
   return *palette_;
 }

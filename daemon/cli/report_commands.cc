@@ -21,17 +21,6 @@ namespace keywarden {
 
 namespace {
 
-std::vector<std::pair<std::string, SecretRef>> secrets_of(const Config& config) {
-  std::vector<std::pair<std::string, SecretRef>> out{{"[palette] api key", config.palette.api_key}};
-  for (const auto& s : config.sources) {
-    for (const char* base : {"token", "hook_secret", "client_secret", "client_state", "push_token", "poll_token"}) {
-      SecretRef ref = s.secret(base);
-      if (!ref.empty()) out.emplace_back("source \"" + s.name + "\" " + base, ref);
-    }
-  }
-  return out;
-}
-
 nlohmann::json time_or_null(const std::optional<Timestamp>& t) {
   return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
 }
@@ -42,11 +31,11 @@ int check_config_command(const GlobalOptions& g) {
   const auto path = resolve_config_path(g.config_file);
   const Config config = load_config_or_fail(path);
   std::string problems;
-  for (const auto& [what, ref] : secrets_of(config)) {
+  for (const auto& secret : secrets_of(config)) {
     try {
-      (void)read_secret(ref);
+      (void)read_secret(secret.ref);
     } catch (const std::exception& e) {
-      problems += config.file.string() + ": " + what + ": " + e.what() + "\n";
+      problems += config.file.string() + ": " + secret.what + ": " + e.what() + "\n";
     }
   }
   if (!problems.empty()) {
@@ -161,7 +150,7 @@ int version_command() {
 int run_command(const GlobalOptions& g) {
   Config config = load_config_or_fail(resolve_config_path(g.config_file));
   try {
-    for (const auto& [what, ref] : secrets_of(config)) (void)read_secret(ref);
+    for (const auto& secret : secrets_of(config)) (void)read_secret(secret.ref);
   } catch (const std::exception& e) {
     throw UsageError{config.file.string() + ": " + e.what()};
   }
