@@ -15,11 +15,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 
-from harness import API_KEY, DaemonProcess, Workspace, wait_until  # noqa: E402
+from harness import DaemonProcess, wait_until  # noqa: E402
 from graph_standin import GraphStandin  # noqa: E402
-from palette_sim import PaletteSim  # noqa: E402
-from tenant import Tenant  # noqa: E402
-from okta_directory import vm_kb  # noqa: E402
+from okta_directory import group_sets, palette_side, vm_kb  # noqa: E402
 
 
 def main():
@@ -32,22 +30,13 @@ def main():
     gids = [graph.add_group("palette-users")] + [graph.add_group(f"group-{g:04d}") for g in range(1, groups)]
     memberships = 0
     with graph.dir.lock:
-        for i, uid in enumerate(ids):
-            chosen = {gids[0]} if i % 10 else set()
-            while len(chosen) < 10:
-                chosen.add(gids[rng.randrange(1, groups)])
+        for uid, chosen in group_sets(ids, gids, rng):
             for g in chosen:
                 graph.dir.groups[g]["members"].add(uid)
             memberships += len(chosen)
     print(f"stand-in: {users} users, {groups} groups, {memberships} memberships ({time.time() - started:.1f} s to build)")
 
-    t = Tenant(1000, 1001, api_key=API_KEY, seed=3)
-    for i, p in enumerate(t.people):
-        p["email"] = f"person{i:06d}@example.com"
-    sim = PaletteSim(t.seed(), rate=100000, burst=100000)
-    ws = Workspace(sim.url, daemon={"reconcile_interval": "1h", "log_level": "warn"},
-                   palette={"requests_per_second": 200},
-                   safety={"max_revocations": 1000, "max_revocations_percent": 100, "max_shrink_percent": 20})
+    t, sim, ws = palette_side()
     with open(os.path.join(ws.dir, "entra.secret"), "w") as f:
         f.write("bench-secret")
     ws.sources = [{"name": "corp-entra", "type": "entra", "tenant_id": graph.tenant_id, "client_id": graph.client_id,

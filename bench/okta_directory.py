@@ -31,6 +31,27 @@ def vm_kb(pid, field):
     return 0
 
 
+def group_sets(user_ids, group_ids, rng):
+    """Ten groups per user from the pool; nine users in ten are in group_ids[0] (palette-users)."""
+    for i, uid in enumerate(user_ids):
+        chosen = {group_ids[0]} if i % 10 else set()
+        while len(chosen) < 10:
+            chosen.add(group_ids[rng.randrange(1, len(group_ids))])
+        yield uid, chosen
+
+
+def palette_side():
+    """The first 1,000 people own one key each; keywarden may revoke freely."""
+    t = Tenant(1000, 1001, api_key=API_KEY, seed=3)
+    for i, p in enumerate(t.people):
+        p["email"] = f"person{i:06d}@example.com"
+    sim = PaletteSim(t.seed(), rate=100000, burst=100000)
+    ws = Workspace(sim.url, daemon={"reconcile_interval": "1h", "log_level": "warn"},
+                   palette={"requests_per_second": 200},
+                   safety={"max_revocations": 1000, "max_revocations_percent": 100, "max_shrink_percent": 20})
+    return t, sim, ws
+
+
 def main():
     users = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     groups = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
@@ -43,23 +64,13 @@ def main():
         names = ["palette-users"] + [f"group-{g:04d}" for g in range(1, groups)]
         gids = [org.add_group({"name": n})["id"] for n in names]
         memberships = 0
-        for i, uid in enumerate(ids):
-            chosen = {gids[0]} if i % 10 else set()
-            while len(chosen) < 10:
-                chosen.add(gids[rng.randrange(1, groups)])
+        for uid, chosen in group_sets(ids, gids, rng):
             for g in chosen:
                 org.members[g].add(uid)
             memberships += len(chosen)
     print(f"stand-in: {users} users, {groups} groups, {memberships} memberships ({time.time() - started:.1f} s to build)")
 
-    # Palette: the first 1,000 people have one key each.
-    t = Tenant(1000, 1001, api_key=API_KEY, seed=3)
-    for i, p in enumerate(t.people):
-        p["email"] = f"person{i:06d}@example.com"
-    sim = PaletteSim(t.seed(), rate=100000, burst=100000)
-    ws = Workspace(sim.url, daemon={"reconcile_interval": "1h", "log_level": "warn"},
-                   palette={"requests_per_second": 200},
-                   safety={"max_revocations": 1000, "max_revocations_percent": 100, "max_shrink_percent": 20})
+    t, sim, ws = palette_side()
     with open(os.path.join(ws.dir, "okta.token"), "w") as f:
         f.write(TOKEN)
     ws.sources = [{"name": "corp-okta", "type": "okta", "url": okta.url, "token_file": "okta.token",
