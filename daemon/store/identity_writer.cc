@@ -73,8 +73,8 @@ struct MembershipChange {
 
 }  // namespace
 
-IdentityWriter::IdentityWriter(sqlite3* db)
-    : upsert_(db,
+IdentityWriter::IdentityWriter(sql::StatementCache& statements)
+    : upsert_(statements,
               // SET expressions all see the old row, so their order does not matter.
               "INSERT INTO identities (source, subject_id, user_name, email, status, "
               "status_detail, status_since, first_seen, last_seen) "
@@ -85,22 +85,22 @@ IdentityWriter::IdentityWriter(sqlite3* db)
               "ELSE excluded.status_since END, "
               "status = excluded.status, status_detail = excluded.status_detail, "
               "last_seen = excluded.last_seen"),
-      current_groups_(db,
+      current_groups_(statements,
                       "SELECT group_name FROM memberships "
                       "WHERE source = ?1 AND subject_id = ?2 AND removed_at IS NULL"),
-      join_(db,
+      join_(statements,
             "INSERT INTO memberships (source, subject_id, group_name, first_seen, removed_at) "
             "VALUES (?1, ?2, ?3, ?4, NULL) "
             "ON CONFLICT (source, subject_id, group_name) DO UPDATE SET "
             "first_seen = excluded.first_seen, removed_at = NULL "
             "WHERE removed_at IS NOT NULL"),
-      leave_(db,
+      leave_(statements,
              "UPDATE memberships SET removed_at = ?4 "
              "WHERE source = ?1 AND subject_id = ?2 AND group_name = ?3 AND removed_at IS NULL"),
-      leave_all_(db,
+      leave_all_(statements,
                  "UPDATE memberships SET removed_at = ?3 "
                  "WHERE source = ?1 AND subject_id = ?2 AND removed_at IS NULL"),
-      mark_deleted_(db,
+      mark_deleted_(statements,
                     "UPDATE identities SET status = 'deleted', status_detail = ?3, "
                     "status_since = ?4 WHERE source = ?1 AND subject_id = ?2") {}
 
@@ -161,7 +161,7 @@ void IdentityWriter::mark_no_longer_listed(std::string_view source, std::string_
   leave_all_.run();
 }
 
-void write_full_read(sqlite3* db, const std::string& source,
+void write_full_read(sql::StatementCache& statements, const std::string& source,
                      const std::vector<Identity>& identities, Timestamp now) {
   const std::vector<const Identity*> listed = listing_by_subject(identities);
 
@@ -172,7 +172,7 @@ void write_full_read(sqlite3* db, const std::string& source,
   std::vector<const Identity*> deleted_listed;  // unchanged, and the source says deleted
   std::vector<std::string> absent;              // not listed, not deleted yet
   {
-    sql::Statement rows(db,
+    sql::Statement rows(statements,
                         "SELECT subject_id, user_name, email, status, status_detail "
                         "FROM identities WHERE source = ?1 ORDER BY subject_id");
     rows.bind(1, source);
@@ -202,7 +202,7 @@ void write_full_read(sqlite3* db, const std::string& source,
   std::vector<MembershipChange> joins;   // new, or listed again after a removal
   std::vector<MembershipChange> leaves;  // current, no longer listed
   {
-    sql::Statement rows(db,
+    sql::Statement rows(statements,
                         "SELECT subject_id, group_name, removed_at IS NULL FROM memberships "
                         "WHERE source = ?1 ORDER BY subject_id, group_name");
     rows.bind(1, source);
@@ -250,7 +250,7 @@ void write_full_read(sqlite3* db, const std::string& source,
   }
 
   // 3. Only the changes. Identities first: a new membership needs its identity.
-  IdentityWriter writer(db);
+  IdentityWriter writer(statements);
   for (const Identity* identity : upserts) writer.upsert(source, *identity, now);
   for (const MembershipChange& change : joins) {
     writer.join(source, change.subject_id, change.group, now);
@@ -265,12 +265,12 @@ void write_full_read(sqlite3* db, const std::string& source,
   // last_seen of the unchanged. After the writes above, the source's rows not
   // deleted are exactly the listed ones the source does not call deleted, so
   // one statement reaches them; the listed-as-deleted few are done one by one.
-  sql::Statement seen(db,
+  sql::Statement seen(statements,
                       "UPDATE identities SET last_seen = ?2 "
                       "WHERE source = ?1 AND status != 'deleted' AND last_seen != ?2");
   seen.bind(1, source).bind(2, now);
   seen.run();
-  sql::Statement seen_one(db,
+  sql::Statement seen_one(statements,
                           "UPDATE identities SET last_seen = ?3 "
                           "WHERE source = ?1 AND subject_id = ?2");
   for (const Identity* identity : deleted_listed) {

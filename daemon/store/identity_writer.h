@@ -19,7 +19,7 @@ namespace keywarden::identity_rows {
 // The per-identity writes, prepared once and reused across many identities.
 class IdentityWriter {
  public:
-  explicit IdentityWriter(sqlite3* db);
+  explicit IdentityWriter(sql::StatementCache& statements);
 
   // Inserts or updates the identity (email normalized); status_since moves to
   // `now` only when the status changed; last_seen becomes `now`.
@@ -59,7 +59,7 @@ class IdentityWriter {
 // sorted once and merged with two ordered scans of the source's rows, so the
 // cost is two sequential reads plus one write per change, not a query per
 // identity. Unchanged identities only get last_seen, in one statement.
-void write_full_read(sqlite3* db, const std::string& source,
+void write_full_read(sql::StatementCache& statements, const std::string& source,
                      const std::vector<Identity>& identities, Timestamp now);
 
 }  // namespace keywarden::identity_rows

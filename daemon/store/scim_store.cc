@@ -19,8 +19,8 @@ using sql::Transaction;
 // and SQLite transactions do not nest.
 class JoinedWrite {
  public:
-  explicit JoinedWrite(sqlite3* db) {
-    if (sqlite3_get_autocommit(db) != 0) own_.emplace(db, Transaction::Mode::write);
+  explicit JoinedWrite(sql::StatementCache& statements) {
+    if (sqlite3_get_autocommit(statements.db()) != 0) own_.emplace(statements, Transaction::Mode::write);
   }
   void commit() {
     if (own_) own_->commit();
@@ -68,7 +68,7 @@ std::string_view key_index(ScimKey key) {
 
 std::optional<ScimResourceRow> Store::scim_resource(const std::string& source, std::string_view type,
                                                     const std::string& id) const {
-  Statement query(db_, "SELECT " + std::string(kResourceColumns) +
+  Statement query(*statements_, "SELECT " + std::string(kResourceColumns) +
                            " FROM scim_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
   query.bind(1, source).bind(2, type).bind(3, id);
   if (!query.step()) return std::nullopt;
@@ -95,7 +95,7 @@ std::vector<ScimResourceRow> Store::scim_find(const std::string& source, std::st
           std::string(key_index(key)) + " WHERE source = ?1 AND type = ?2 AND " + column + " = ?3 AND " + column +
           " <> '' ORDER BY created, id";
   }
-  Statement query(db_, sql);
+  Statement query(*statements_, sql);
   query.bind(1, source).bind(2, type).bind(3, value);
   while (query.step()) rows.push_back(read_resource(query));
   return rows;
@@ -105,7 +105,7 @@ std::vector<ScimResourceRow> Store::scim_list(const std::string& source, std::st
                                               int64_t offset, int64_t limit) const {
   std::vector<ScimResourceRow> rows;
   if (limit <= 0) return rows;
-  Statement query(db_, "SELECT " + std::string(kResourceColumns) +
+  Statement query(*statements_, "SELECT " + std::string(kResourceColumns) +
                            " FROM scim_resources WHERE source = ?1 AND type = ?2 "
                            "ORDER BY created, id LIMIT ?3 OFFSET ?4");
   query.bind(1, source).bind(2, type).bind(3, limit).bind(4, offset < 0 ? int64_t{0} : offset);
@@ -114,7 +114,7 @@ std::vector<ScimResourceRow> Store::scim_list(const std::string& source, std::st
 }
 
 int64_t Store::scim_count(const std::string& source, std::string_view type) const {
-  Statement query(db_, "SELECT count(*) FROM scim_resources WHERE source = ?1 AND type = ?2");
+  Statement query(*statements_, "SELECT count(*) FROM scim_resources WHERE source = ?1 AND type = ?2");
   query.bind(1, source).bind(2, type);
   return query.step() ? query.int64(0) : 0;
 }
@@ -122,8 +122,8 @@ int64_t Store::scim_count(const std::string& source, std::string_view type) cons
 ScimResourceRow Store::scim_put(const std::string& source, std::string_view type,
                                 const std::string& id, const std::string& json,
                                 const ScimResourceKeys& keys, Timestamp now) {
-  JoinedWrite txn(db_);
-  Statement upsert(db_,
+  JoinedWrite txn(*statements_);
+  Statement upsert(*statements_,
                    "INSERT INTO scim_resources (source, type, id, user_name_lower, external_id, "
                    "display_name_lower, json, version, created, modified) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) "
@@ -144,10 +144,10 @@ ScimResourceRow Store::scim_put(const std::string& source, std::string_view type
   ScimResourceRow row = read_resource(upsert);
   if (upsert.step()) throw StoreError("store: scim_put returned more than one row");
 
-  Statement clear(db_, "DELETE FROM scim_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
+  Statement clear(*statements_, "DELETE FROM scim_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
   clear.bind(1, source).bind(2, type).bind(3, id);
   clear.run();
-  Statement insert(db_,
+  Statement insert(*statements_,
                    "INSERT INTO scim_emails (source, type, id, email) VALUES (?1, ?2, ?3, ?4) "
                    "ON CONFLICT DO NOTHING");
   for (const std::string& email : keys.emails) {
@@ -161,16 +161,16 @@ ScimResourceRow Store::scim_put(const std::string& source, std::string_view type
 }
 
 bool Store::scim_remove(const std::string& source, std::string_view type, const std::string& id) {
-  JoinedWrite txn(db_);
-  Statement remove(db_, "DELETE FROM scim_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
+  JoinedWrite txn(*statements_);
+  Statement remove(*statements_, "DELETE FROM scim_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
   remove.bind(1, source).bind(2, type).bind(3, id);
   remove.run();
   const bool existed = remove.changes() > 0;
-  Statement emails(db_, "DELETE FROM scim_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
+  Statement emails(*statements_, "DELETE FROM scim_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
   emails.bind(1, source).bind(2, type).bind(3, id);
   emails.run();
   if (type == "Group") {
-    Statement members(db_, "DELETE FROM scim_members WHERE source = ?1 AND group_id = ?2");
+    Statement members(*statements_, "DELETE FROM scim_members WHERE source = ?1 AND group_id = ?2");
     members.bind(1, source).bind(2, id);
     members.run();
   }
@@ -181,7 +181,7 @@ bool Store::scim_remove(const std::string& source, std::string_view type, const 
 std::vector<ScimMemberRow> Store::scim_members(const std::string& source,
                                                const std::string& group_id) const {
   std::vector<ScimMemberRow> rows;
-  Statement query(db_,
+  Statement query(*statements_,
                   "SELECT member_id, json FROM scim_members WHERE source = ?1 AND group_id = ?2 "
                   "ORDER BY member_id");
   query.bind(1, source).bind(2, group_id);
@@ -192,7 +192,7 @@ std::vector<ScimMemberRow> Store::scim_members(const std::string& source,
 std::vector<std::string> Store::scim_groups_with_member(const std::string& source,
                                                         const std::string& member_id) const {
   std::vector<std::string> ids;
-  Statement query(db_,
+  Statement query(*statements_,
                   "SELECT group_id FROM scim_members WHERE source = ?1 AND member_id = ?2 "
                   "ORDER BY group_id");
   query.bind(1, source).bind(2, member_id);
@@ -202,7 +202,7 @@ std::vector<std::string> Store::scim_groups_with_member(const std::string& sourc
 
 void Store::scim_put_member(const std::string& source, const std::string& group_id,
                             const ScimMemberRow& member) {
-  Statement upsert(db_,
+  Statement upsert(*statements_,
                    "INSERT INTO scim_members (source, group_id, member_id, json) "
                    "VALUES (?1, ?2, ?3, ?4) "
                    "ON CONFLICT (source, group_id, member_id) DO UPDATE SET json = excluded.json");
@@ -212,7 +212,7 @@ void Store::scim_put_member(const std::string& source, const std::string& group_
 
 bool Store::scim_remove_member(const std::string& source, const std::string& group_id,
                                const std::string& member_id) {
-  Statement remove(db_,
+  Statement remove(*statements_,
                    "DELETE FROM scim_members WHERE source = ?1 AND group_id = ?2 AND member_id = ?3");
   remove.bind(1, source).bind(2, group_id).bind(3, member_id);
   remove.run();

@@ -35,15 +35,47 @@ void exec(sqlite3* db, std::string_view sql, std::string_view context) {
   }
 }
 
-Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) {
-  const int rc = sqlite3_prepare_v2(db, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
+void StatementCache::clear() {
+  for (auto& [sql, stmt] : idle_) sqlite3_finalize(stmt);
+  idle_.clear();
+}
+
+sqlite3_stmt* StatementCache::take(std::string_view sql) {
+  const auto it = idle_.find(sql);
+  if (it == idle_.end()) return nullptr;
+  sqlite3_stmt* stmt = it->second;
+  idle_.erase(it);
+  return stmt;
+}
+
+void StatementCache::give_back(sqlite3_stmt* stmt) {
+  if (idle_.size() < kMaxIdle && idle_.try_emplace(sqlite3_sql(stmt), stmt).second) return;
+  sqlite3_finalize(stmt);
+}
+
+Statement::Statement(sqlite3* db, std::string_view sql) : db_(db) { prepare(sql); }
+
+Statement::Statement(StatementCache& cache, std::string_view sql)
+    : db_(cache.db()), cache_(&cache), stmt_(cache.take(sql)) {
+  if (stmt_ == nullptr) prepare(sql);
+}
+
+void Statement::prepare(std::string_view sql) {
+  const int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &stmt_, nullptr);
   if (rc != SQLITE_OK) {
     sqlite3_finalize(stmt_);
-    throw_error(db, rc, "store: preparing \"" + std::string(sql) + "\"");
+    throw_error(db_, rc, "store: preparing \"" + std::string(sql) + "\"");
   }
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  if (cache_ != nullptr && stmt_ != nullptr) {
+    reset();
+    cache_->give_back(stmt_);
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+}
 
 void Statement::check_bind(int rc, int index) {
   if (rc != SQLITE_OK) {
@@ -126,10 +158,27 @@ bool Statement::is_null(int column) const {
 int Statement::changes() const { return sqlite3_changes(db_); }
 
 Transaction::Transaction(sqlite3* db, Mode mode) : db_(db), nested_(sqlite3_get_autocommit(db) == 0) {
+  begin(mode);
+}
+
+Transaction::Transaction(StatementCache& cache, Mode mode)
+    : db_(cache.db()), cache_(&cache), nested_(sqlite3_get_autocommit(db_) == 0) {
+  begin(mode);
+}
+
+void Transaction::begin(Mode mode) {
   if (nested_) {
-    exec(db, "SAVEPOINT kw_nested");
+    run("SAVEPOINT kw_nested");
   } else {
-    exec(db, mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+    run(mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+  }
+}
+
+void Transaction::run(std::string_view sql) {
+  if (cache_ != nullptr) {
+    exec(*cache_, sql);
+  } else {
+    exec(db_, sql);
   }
 }
 
@@ -146,8 +195,10 @@ Transaction::~Transaction() {
 }
 
 void Transaction::commit() {
-  exec(db_, nested_ ? "RELEASE kw_nested" : "COMMIT");
+  run(nested_ ? "RELEASE kw_nested" : "COMMIT");
   open_ = false;
 }
+
+void exec(StatementCache& cache, std::string_view sql) { Statement(cache, sql).run(); }
 
 }  // namespace keywarden::sql

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "daemon/engine/time_point.h"
 
@@ -24,12 +25,53 @@ namespace keywarden::sql {
 // `context`, or the start of the SQL when `context` is empty.
 void exec(sqlite3* db, std::string_view sql, std::string_view context = {});
 
+// The prepared statements of one connection, kept by SQL text for reuse: the
+// store runs the same few dozen statements millions of times, and preparing
+// one costs more than running it. A Statement made from the cache borrows the
+// prepared statement and gives it back, reset, when it goes out of scope; a
+// second Statement with the same SQL while the first is alive (a nested call)
+// gets its own. Not thread-safe, like the connection it belongs to. Destroy
+// it before closing the connection.
+class StatementCache {
+ public:
+  explicit StatementCache(sqlite3* db) : db_(db) {}
+  ~StatementCache() { clear(); }
+  StatementCache(const StatementCache&) = delete;
+  StatementCache& operator=(const StatementCache&) = delete;
+
+  sqlite3* db() const { return db_; }
+  // Idle statements kept (for tests).
+  size_t idle() const { return idle_.size(); }
+  // Finalizes every idle statement.
+  void clear();
+
+ private:
+  friend class Statement;
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // An idle statement for `sql`, or nullptr when none is.
+  sqlite3_stmt* take(std::string_view sql);
+  // Keeps `stmt` (already reset) for the next take(), or finalizes it when an
+  // idle one with its SQL is kept already or the cache is full.
+  void give_back(sqlite3_stmt* stmt);
+
+  static constexpr size_t kMaxIdle = 256;  // far more than the store's distinct SQL
+  sqlite3* db_;
+  std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> idle_;
+};
+
 // One prepared statement. Values are bound by 1-based index; text is copied
 // into SQLite (SQLITE_TRANSIENT), so the caller's strings need not outlive the
 // binding. Reuse it in a loop with reset().
 class Statement {
  public:
+  // Prepared now, finalized by the destructor.
   Statement(sqlite3* db, std::string_view sql);
+  // Borrowed from `cache` (prepared now if the cache has none idle), given
+  // back by the destructor.
+  Statement(StatementCache& cache, std::string_view sql);
   ~Statement();
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
@@ -62,10 +104,15 @@ class Statement {
 
  private:
   void check_bind(int rc, int index);
+  void prepare(std::string_view sql);
 
   sqlite3* db_;
+  StatementCache* cache_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
 };
+
+// Runs one parameterless statement through `cache` (BEGIN, COMMIT, ...).
+void exec(StatementCache& cache, std::string_view sql);
 
 // BEGIN … COMMIT. The destructor rolls back unless commit() succeeded, so an
 // exception anywhere in a store method leaves the database as it was.
@@ -80,6 +127,8 @@ class Transaction {
     write,  // BEGIN IMMEDIATE: takes the write lock now, so the commit cannot hit SQLITE_BUSY
   };
   Transaction(sqlite3* db, Mode mode);
+  // The same, with BEGIN, SAVEPOINT, COMMIT and RELEASE prepared once.
+  Transaction(StatementCache& cache, Mode mode);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
@@ -87,7 +136,11 @@ class Transaction {
   void commit();
 
  private:
+  void begin(Mode mode);
+  void run(std::string_view sql);
+
   sqlite3* db_;
+  StatementCache* cache_ = nullptr;
   bool open_ = true;
   bool nested_ = false;
 };

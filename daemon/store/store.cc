@@ -212,7 +212,7 @@ SourceHealth read_source_health(const Statement& row) {
 
 // ---- Journal -----------------------------------------------------------------
 
-std::optional<JournalEntry> find_intent(sqlite3* db, int64_t id) {
+std::optional<JournalEntry> find_intent(sql::StatementCache& db, int64_t id) {
   Statement query(db, "SELECT " + std::string(kJournalColumns) + " FROM journal WHERE id = ?1");
   query.bind(1, id);
   if (!query.step()) return std::nullopt;
@@ -220,7 +220,7 @@ std::optional<JournalEntry> find_intent(sqlite3* db, int64_t id) {
 }
 
 // The intent `id`, which must exist and still be pending.
-JournalEntry pending_intent(sqlite3* db, int64_t id) {
+JournalEntry pending_intent(sql::StatementCache& db, int64_t id) {
   std::optional<JournalEntry> entry = find_intent(db, id);
   if (!entry) throw StoreError("store: no journal intent " + std::to_string(id));
   if (entry->state != IntentState::pending) {
@@ -230,7 +230,7 @@ JournalEntry pending_intent(sqlite3* db, int64_t id) {
   return *entry;
 }
 
-void finish_intent(sqlite3* db, int64_t id, IntentState state, int http_status, int attempts,
+void finish_intent(sql::StatementCache& db, int64_t id, IntentState state, int http_status, int attempts,
                    Timestamp now) {
   Statement update(db,
                    "UPDATE journal SET state = ?2, http_status = ?3, attempts = ?4, "
@@ -347,15 +347,15 @@ std::unique_ptr<Store> Store::open_scratch_copy(const std::filesystem::path& db_
   return store;
 }
 
-Store::Store(sqlite3* db) : db_(db) {}
+Store::Store(sqlite3* db) : db_(db), statements_(std::make_unique<sql::StatementCache>(db)) {}
 
-void Store::begin_batch() { sql::exec(db_, "BEGIN IMMEDIATE"); }
-void Store::commit_batch() { sql::exec(db_, "COMMIT"); }
+void Store::begin_batch() { sql::exec(*statements_, "BEGIN IMMEDIATE"); }
+void Store::commit_batch() { sql::exec(*statements_, "COMMIT"); }
 void Store::rollback_batch() {
   if (sqlite3_get_autocommit(db_) == 0) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
 }
-void Store::begin_item() { sql::exec(db_, "SAVEPOINT kw_batch_item"); }
-void Store::release_item() { sql::exec(db_, "RELEASE kw_batch_item"); }
+void Store::begin_item() { sql::exec(*statements_, "SAVEPOINT kw_batch_item"); }
+void Store::release_item() { sql::exec(*statements_, "RELEASE kw_batch_item"); }
 void Store::rollback_item() {
   if (sqlite3_get_autocommit(db_) == 0) {
     sqlite3_exec(db_, "ROLLBACK TO kw_batch_item; RELEASE kw_batch_item", nullptr, nullptr, nullptr);
@@ -363,7 +363,9 @@ void Store::rollback_item() {
 }
 
 Store::~Store() {
-  // Every Statement is scoped to a method, so none is left to block the close.
+  // Every Statement is scoped to a method and the cache finalizes the idle
+  // ones, so none is left to block the close.
+  statements_.reset();
   sqlite3_close(db_);
 }
 
@@ -373,9 +375,9 @@ int Store::schema_version() const { return schema::current_version(db_); }
 
 void Store::apply_full_read(const std::string& source, const std::vector<Identity>& identities,
                             long entitled_count, Timestamp now) {
-  Transaction txn(db_, kWrite);
-  identity_rows::write_full_read(db_, source, identities, now);
-  Statement health(db_,
+  Transaction txn(*statements_, kWrite);
+  identity_rows::write_full_read(*statements_, source, identities, now);
+  Statement health(*statements_,
                    "INSERT INTO source_health (source, healthy, last_success, entitled_count) "
                    "VALUES (?1, 1, ?2, ?3) "
                    "ON CONFLICT (source) DO UPDATE SET healthy = 1, "
@@ -388,8 +390,8 @@ void Store::apply_full_read(const std::string& source, const std::vector<Identit
 
 void Store::apply_identity_update(const std::string& source, const Identity& identity,
                                   bool groups_known, Timestamp now) {
-  Transaction txn(db_, kWrite);
-  identity_rows::IdentityWriter writer(db_);
+  Transaction txn(*statements_, kWrite);
+  identity_rows::IdentityWriter writer(*statements_);
   writer.upsert(source, identity, now);
   if (groups_known) writer.set_groups(source, identity.subject_id, identity.groups, now);
   txn.commit();
@@ -397,15 +399,15 @@ void Store::apply_identity_update(const std::string& source, const Identity& ide
 
 void Store::set_membership(const std::string& source, const std::string& subject_id,
                            const std::string& group, bool member, Timestamp now) {
-  Transaction txn(db_, kWrite);
-  Statement placeholder(db_,
+  Transaction txn(*statements_, kWrite);
+  Statement placeholder(*statements_,
                         "INSERT INTO identities (source, subject_id, user_name, email, status, "
                         "status_detail, status_since, first_seen, last_seen) "
                         "VALUES (?1, ?2, '', '', 'active', '', ?3, ?3, ?3) "
                         "ON CONFLICT (source, subject_id) DO NOTHING");
   placeholder.bind(1, source).bind(2, subject_id).bind(3, now);
   placeholder.run();
-  identity_rows::IdentityWriter writer(db_);
+  identity_rows::IdentityWriter writer(*statements_);
   if (member) {
     writer.join(source, subject_id, group, now);
   } else {
@@ -418,19 +420,19 @@ std::vector<IdentityRecord> Store::load_identities() const {
   std::vector<IdentityRecord> records;
   // One snapshot for both scans: a writer in another process cannot slip a
   // membership in between them.
-  Transaction txn(db_, kRead);
+  Transaction txn(*statements_, kRead);
   {
-    Statement count(db_, "SELECT count(*) FROM identities");
+    Statement count(*statements_, "SELECT count(*) FROM identities");
     if (count.step()) records.reserve(static_cast<size_t>(count.int64(0)));
   }
   {
-    Statement identities(db_, "SELECT " + std::string(kIdentityColumns) +
+    Statement identities(*statements_, "SELECT " + std::string(kIdentityColumns) +
                                   " FROM identities ORDER BY source, subject_id");
     while (identities.step()) records.push_back(read_identity(identities));
   }
   // Both scans follow the primary keys, so a membership's identity is the
   // current record or a later one: a merge, not a lookup per row.
-  Statement memberships(db_,
+  Statement memberships(*statements_,
                         "SELECT source, subject_id, group_name, first_seen, removed_at "
                         "FROM memberships ORDER BY source, subject_id, group_name");
   size_t i = 0;
@@ -469,12 +471,12 @@ std::vector<IdentityRecord> Store::load_identities() const {
 
 std::vector<IdentityRecord> Store::load_identities_by_email(const std::string& email) const {
   std::vector<IdentityRecord> records;
-  Transaction txn(db_, kRead);
-  Statement identities(db_, "SELECT " + std::string(kIdentityColumns) +
+  Transaction txn(*statements_, kRead);
+  Statement identities(*statements_, "SELECT " + std::string(kIdentityColumns) +
                                 " FROM identities WHERE email = ?1 ORDER BY source, subject_id");
   identities.bind(1, normalize_email(email));
   while (identities.step()) records.push_back(read_identity(identities));
-  Statement memberships(db_, kMembershipsOf);
+  Statement memberships(*statements_, kMembershipsOf);
   for (IdentityRecord& record : records) {
     record.memberships = read_memberships(memberships, record.source, record.subject_id);
   }
@@ -484,13 +486,13 @@ std::vector<IdentityRecord> Store::load_identities_by_email(const std::string& e
 
 std::optional<IdentityRecord> Store::load_identity(const std::string& source,
                                                    const std::string& subject_id) const {
-  Transaction txn(db_, kRead);
-  Statement identity(db_, "SELECT " + std::string(kIdentityColumns) +
+  Transaction txn(*statements_, kRead);
+  Statement identity(*statements_, "SELECT " + std::string(kIdentityColumns) +
                               " FROM identities WHERE source = ?1 AND subject_id = ?2");
   identity.bind(1, source).bind(2, subject_id);
   if (!identity.step()) return std::nullopt;
   IdentityRecord record = read_identity(identity);
-  Statement memberships(db_, kMembershipsOf);
+  Statement memberships(*statements_, kMembershipsOf);
   record.memberships = read_memberships(memberships, source, subject_id);
   txn.commit();
   return record;
@@ -500,8 +502,8 @@ std::optional<IdentityRecord> Store::load_identity(const std::string& source,
 
 void Store::record_read_failure(const std::string& source, const std::string& error,
                                 Timestamp now) {
-  Transaction txn(db_, kWrite);
-  Statement health(db_,
+  Transaction txn(*statements_, kWrite);
+  Statement health(*statements_,
                    "INSERT INTO source_health (source, healthy, last_failure, last_error) "
                    "VALUES (?1, 0, ?2, ?3) "
                    "ON CONFLICT (source) DO UPDATE SET healthy = 0, "
@@ -512,8 +514,8 @@ void Store::record_read_failure(const std::string& source, const std::string& er
 }
 
 void Store::record_source_success(const std::string& source, Timestamp now) {
-  Transaction txn(db_, kWrite);
-  Statement health(db_,
+  Transaction txn(*statements_, kWrite);
+  Statement health(*statements_,
                    "INSERT INTO source_health (source, healthy, last_success) VALUES (?1, 1, ?2) "
                    "ON CONFLICT (source) DO UPDATE SET healthy = 1, "
                    "last_success = excluded.last_success");
@@ -524,7 +526,7 @@ void Store::record_source_success(const std::string& source, Timestamp now) {
 
 std::optional<SourceHealth> Store::source_health(const std::string& source) const {
   Statement query(
-      db_, "SELECT " + std::string(kSourceHealthColumns) + " FROM source_health WHERE source = ?1");
+      *statements_, "SELECT " + std::string(kSourceHealthColumns) + " FROM source_health WHERE source = ?1");
   query.bind(1, source);
   if (!query.step()) return std::nullopt;
   return read_source_health(query);
@@ -533,7 +535,7 @@ std::optional<SourceHealth> Store::source_health(const std::string& source) cons
 std::vector<SourceHealth> Store::all_source_health() const {
   std::vector<SourceHealth> all;
   Statement query(
-      db_, "SELECT " + std::string(kSourceHealthColumns) + " FROM source_health ORDER BY source");
+      *statements_, "SELECT " + std::string(kSourceHealthColumns) + " FROM source_health ORDER BY source");
   while (query.step()) all.push_back(read_source_health(query));
   return all;
 }
@@ -542,7 +544,7 @@ std::vector<SourceHealth> Store::all_source_health() const {
 
 std::unordered_map<std::string, RevokedKeyRecord> Store::revoked_keys() const {
   std::unordered_map<std::string, RevokedKeyRecord> keys;
-  Statement query(db_, "SELECT key_uid, owner_uid, revoked_at, reason FROM revoked_keys");
+  Statement query(*statements_, "SELECT key_uid, owner_uid, revoked_at, reason FROM revoked_keys");
   while (query.step()) {
     RevokedKeyRecord record;
     record.key_uid = query.text(0);
@@ -560,8 +562,8 @@ std::vector<int64_t> Store::journal_intents(const std::string& plan_id,
                                             const std::vector<Action>& actions, Timestamp now) {
   std::vector<int64_t> ids;
   ids.reserve(actions.size());
-  Transaction txn(db_, kWrite);
-  Statement insert(db_,
+  Transaction txn(*statements_, kWrite);
+  Statement insert(*statements_,
                    "INSERT INTO journal (plan_id, action, key_uid, key_name, owner_uid, "
                    "owner_email, reason, source, detail, state, attempts, http_status, "
                    "created_at, updated_at) "
@@ -580,25 +582,25 @@ std::vector<int64_t> Store::journal_intents(const std::string& plan_id,
 
 std::vector<JournalEntry> Store::pending_intents() const {
   std::vector<JournalEntry> entries;
-  Statement query(db_, "SELECT " + std::string(kJournalColumns) +
+  Statement query(*statements_, "SELECT " + std::string(kJournalColumns) +
                            " FROM journal WHERE state = 'pending' ORDER BY id");
   while (query.step()) entries.push_back(read_journal_entry(query));
   return entries;
 }
 
-std::optional<JournalEntry> Store::intent(int64_t id) const { return find_intent(db_, id); }
+std::optional<JournalEntry> Store::intent(int64_t id) const { return find_intent(*statements_, id); }
 
 void Store::mark_done(int64_t id, int http_status, int attempts, Timestamp now,
                       const std::string& detail) {
-  Transaction txn(db_, kWrite);
-  const JournalEntry entry = pending_intent(db_, id);
-  finish_intent(db_, id, IntentState::done, http_status, attempts, now);
+  Transaction txn(*statements_, kWrite);
+  const JournalEntry entry = pending_intent(*statements_, id);
+  finish_intent(*statements_, id, IntentState::done, http_status, attempts, now);
 
   const Action& action = entry.action;
   if (action.kind == ActionKind::revoke) {
     // Revoked again (it cannot be while recorded, but if so): the later time
     // wins, which only postpones the delete.
-    Statement revoked(db_,
+    Statement revoked(*statements_,
                       "INSERT INTO revoked_keys (key_uid, owner_uid, revoked_at, reason, plan_id) "
                       "VALUES (?1, ?2, ?3, ?4, ?5) "
                       "ON CONFLICT (key_uid) DO UPDATE SET owner_uid = excluded.owner_uid, "
@@ -611,7 +613,7 @@ void Store::mark_done(int64_t id, int http_status, int attempts, Timestamp now,
         .bind(5, entry.plan_id);
     revoked.run();
   } else {
-    Statement forget(db_, "DELETE FROM revoked_keys WHERE key_uid = ?1");
+    Statement forget(*statements_, "DELETE FROM revoked_keys WHERE key_uid = ?1");
     forget.bind(1, action.key_uid);
     forget.run();
   }
@@ -620,21 +622,21 @@ void Store::mark_done(int64_t id, int http_status, int attempts, Timestamp now,
   audit.http_status = http_status;
   audit.attempts = attempts;
   audit.detail = detail.empty() ? action.detail : detail;
-  Statement insert(db_, kInsertAudit);
+  Statement insert(*statements_, kInsertAudit);
   insert_audit(insert, audit);
   txn.commit();
 }
 
 void Store::mark_failed(int64_t id, int http_status, int attempts, const std::string& error,
                         Timestamp now) {
-  Transaction txn(db_, kWrite);
-  const JournalEntry entry = pending_intent(db_, id);
-  finish_intent(db_, id, IntentState::failed, http_status, attempts, now);
+  Transaction txn(*statements_, kWrite);
+  const JournalEntry entry = pending_intent(*statements_, id);
+  finish_intent(*statements_, id, IntentState::failed, http_status, attempts, now);
   AuditEntry audit = audit_of(entry.plan_id, entry.action, "failed", now);
   audit.http_status = http_status;
   audit.attempts = attempts;
   audit.detail = error;
-  Statement insert(db_, kInsertAudit);
+  Statement insert(*statements_, kInsertAudit);
   insert_audit(insert, audit);
   txn.commit();
 }
@@ -643,18 +645,18 @@ void Store::mark_failed(int64_t id, int http_status, int attempts, const std::st
 
 void Store::quarantine_plan(const std::string& plan_id, const std::vector<Action>& actions,
                             const std::string& reason, Timestamp now) {
-  Transaction txn(db_, kWrite);
-  Statement plan(db_,
+  Transaction txn(*statements_, kWrite);
+  Statement plan(*statements_,
                  "INSERT INTO quarantine (plan_id, created_at, reason, state, resolved_at) "
                  "VALUES (?1, ?2, ?3, 'pending', NULL)");
   plan.bind(1, plan_id).bind(2, now).bind(3, reason);
   plan.run();
 
-  Statement insert_action(db_,
+  Statement insert_action(*statements_,
                           "INSERT INTO quarantine_actions (plan_id, position, action, key_uid, "
                           "key_name, owner_uid, owner_email, reason, source, detail) "
                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-  Statement insert_audit_row(db_, kInsertAudit);
+  Statement insert_audit_row(*statements_, kInsertAudit);
   for (size_t position = 0; position < actions.size(); ++position) {
     const Action& action = actions[position];
     insert_action.reset();
@@ -671,26 +673,26 @@ void Store::quarantine_plan(const std::string& plan_id, const std::vector<Action
 
 std::vector<QuarantinedPlan> Store::quarantined_plans(bool pending_only) const {
   std::vector<QuarantinedPlan> plans;
-  Transaction txn(db_, kRead);
-  Statement query(db_,
+  Transaction txn(*statements_, kRead);
+  Statement query(*statements_,
                   "SELECT plan_id, created_at, reason, state FROM quarantine "
                   "WHERE ?1 = 0 OR state = 'pending' ORDER BY created_at, plan_id");
   query.bind(1, pending_only ? 1 : 0);
   while (query.step()) plans.push_back(read_quarantined_plan(query));
-  Statement actions(db_, kQuarantinedActionsOf);
+  Statement actions(*statements_, kQuarantinedActionsOf);
   for (QuarantinedPlan& plan : plans) plan.actions = quarantined_actions(actions, plan.plan_id);
   txn.commit();
   return plans;
 }
 
 std::optional<QuarantinedPlan> Store::quarantined_plan(const std::string& plan_id) const {
-  Transaction txn(db_, kRead);
-  Statement query(db_,
+  Transaction txn(*statements_, kRead);
+  Statement query(*statements_,
                   "SELECT plan_id, created_at, reason, state FROM quarantine WHERE plan_id = ?1");
   query.bind(1, plan_id);
   if (!query.step()) return std::nullopt;
   QuarantinedPlan plan = read_quarantined_plan(query);
-  Statement actions(db_, kQuarantinedActionsOf);
+  Statement actions(*statements_, kQuarantinedActionsOf);
   plan.actions = quarantined_actions(actions, plan_id);
   txn.commit();
   return plan;
@@ -700,8 +702,8 @@ void Store::resolve_quarantine(const std::string& plan_id, QuarantineState state
   if (state == QuarantineState::pending) {
     throw StoreError("store: a quarantined plan can only be resolved to approved or rejected");
   }
-  Transaction txn(db_, kWrite);
-  Statement update(db_,
+  Transaction txn(*statements_, kWrite);
+  Statement update(*statements_,
                    "UPDATE quarantine SET state = ?2, resolved_at = ?3 "
                    "WHERE plan_id = ?1 AND state = 'pending'");
   update.bind(1, plan_id).bind(2, to_string(state)).bind(3, now);
@@ -715,8 +717,8 @@ void Store::resolve_quarantine(const std::string& plan_id, QuarantineState state
 // ---- Audit trail -------------------------------------------------------------
 
 void Store::append_audit(const AuditEntry& entry) {
-  Transaction txn(db_, kWrite);
-  Statement insert(db_, kInsertAudit);
+  Transaction txn(*statements_, kWrite);
+  Statement insert(*statements_, kInsertAudit);
   insert_audit(insert, entry);
   txn.commit();
 }
@@ -728,7 +730,7 @@ std::vector<AuditEntry> Store::audit_since(std::optional<Timestamp> since) const
   const std::string columns =
       "SELECT time, plan_id, action, key_uid, key_name, owner_uid, owner_email, reason, source, "
       "result, http_status, attempts, detail FROM audit ";
-  Statement query(db_,
+  Statement query(*statements_,
                   columns + (since ? "WHERE time >= ?1 ORDER BY time, id" : "ORDER BY time, id"));
   if (since) query.bind(1, *since);
   while (query.step()) {
@@ -754,7 +756,7 @@ std::vector<AuditEntry> Store::audit_since(std::optional<Timestamp> since) const
 long Store::revocations_since(Timestamp since) const {
   // The literal terms match audit_revocations_by_time's WHERE, so SQLite
   // counts from that partial index.
-  Statement query(db_,
+  Statement query(*statements_,
                   "SELECT count(*) FROM audit "
                   "WHERE action = 'revoke' AND result = 'done' AND time >= ?1");
   query.bind(1, since);
@@ -766,15 +768,15 @@ long Store::revocations_since(Timestamp since) const {
 
 std::optional<std::string> Store::get_value(const std::string& scope,
                                             const std::string& name) const {
-  Statement query(db_, "SELECT value FROM kv WHERE scope = ?1 AND name = ?2");
+  Statement query(*statements_, "SELECT value FROM kv WHERE scope = ?1 AND name = ?2");
   query.bind(1, scope).bind(2, name);
   if (!query.step()) return std::nullopt;
   return query.text(0);
 }
 
 void Store::set_value(const std::string& scope, const std::string& name, const std::string& value) {
-  Transaction txn(db_, kWrite);
-  Statement upsert(db_,
+  Transaction txn(*statements_, kWrite);
+  Statement upsert(*statements_,
                    "INSERT INTO kv (scope, name, value) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (scope, name) DO UPDATE SET value = excluded.value");
   upsert.bind(1, scope).bind(2, name).bind(3, value);
@@ -783,8 +785,8 @@ void Store::set_value(const std::string& scope, const std::string& name, const s
 }
 
 bool Store::remember_event(const std::string& source, const std::string& event_id, Timestamp now) {
-  Transaction txn(db_, kWrite);
-  Statement insert(db_,
+  Transaction txn(*statements_, kWrite);
+  Statement insert(*statements_,
                    "INSERT INTO events (source, event_id, seen_at) VALUES (?1, ?2, ?3) "
                    "ON CONFLICT (source, event_id) DO NOTHING");
   insert.bind(1, source).bind(2, event_id).bind(3, now);
@@ -795,8 +797,8 @@ bool Store::remember_event(const std::string& source, const std::string& event_i
 }
 
 void Store::prune_events(Timestamp older_than) {
-  Transaction txn(db_, kWrite);
-  Statement prune(db_, "DELETE FROM events WHERE seen_at < ?1");
+  Transaction txn(*statements_, kWrite);
+  Statement prune(*statements_, "DELETE FROM events WHERE seen_at < ?1");
   prune.bind(1, older_than);
   prune.run();
   txn.commit();

@@ -25,6 +25,10 @@ struct sqlite3;
 
 namespace keywarden {
 
+namespace sql {
+class StatementCache;
+}
+
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -309,6 +313,7 @@ class Store {
   void release_item();
   void rollback_item();
   sqlite3* db_;
+  std::unique_ptr<sql::StatementCache> statements_;  // prepared statements of db_, reused
 };
 
 }  // namespace keywarden

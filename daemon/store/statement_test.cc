@@ -1,0 +1,134 @@
+// The statement cache and the transactions built on it. Each test is named
+// after the failure it guards against.
+#include "daemon/store/statement.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <memory>
+
+#include "daemon/store/store.h"
+
+namespace keywarden::sql {
+namespace {
+
+struct CloseDb {
+  void operator()(sqlite3* db) const { sqlite3_close(db); }
+};
+
+class StatementCacheTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open(":memory:", &raw), SQLITE_OK);
+    db_.reset(raw);
+    exec(db_.get(), "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT)");
+    exec(db_.get(), "INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')");
+    cache_ = std::make_unique<StatementCache>(db_.get());
+  }
+  void TearDown() override { cache_.reset(); }
+
+  // Statements prepared on the connection, idle or in use.
+  int prepared() const {
+    int n = 0;
+    for (sqlite3_stmt* s = sqlite3_next_stmt(db_.get(), nullptr); s != nullptr;
+         s = sqlite3_next_stmt(db_.get(), s)) {
+      ++n;
+    }
+    return n;
+  }
+
+  std::unique_ptr<sqlite3, CloseDb> db_;
+  std::unique_ptr<StatementCache> cache_;
+};
+
+constexpr const char* kValueOf = "SELECT v FROM t WHERE k = ?1";
+
+TEST_F(StatementCacheTest, TheSameSqlIsPreparedOnceNotOnEveryCall) {
+  for (int k = 1; k <= 3; ++k) {
+    Statement query(*cache_, kValueOf);
+    query.bind(1, k);
+    ASSERT_TRUE(query.step());
+  }
+  EXPECT_EQ(prepared(), 1);
+  EXPECT_EQ(cache_->idle(), 1u);
+}
+
+TEST_F(StatementCacheTest, ANestedUseOfTheSameSqlGetsItsOwnStatement) {
+  Statement outer(*cache_, "SELECT k FROM t ORDER BY k");
+  std::string seen;
+  while (outer.step()) {
+    Statement inner(*cache_, "SELECT k FROM t ORDER BY k");  // the outer one is busy
+    ASSERT_TRUE(inner.step());
+    EXPECT_EQ(inner.int64(0), 1);
+    Statement value(*cache_, kValueOf);
+    value.bind(1, outer.int64(0));
+    ASSERT_TRUE(value.step());
+    seen += value.text(0) + " ";
+  }
+  EXPECT_EQ(seen, "one two three ");
+  EXPECT_LE(prepared(), 3);
+}
+
+TEST_F(StatementCacheTest, AGivenBackStatementHoldsNoReadTransactionAndNoOldBinding) {
+  {
+    Statement query(*cache_, kValueOf);
+    query.bind(1, 2);
+    ASSERT_TRUE(query.step());  // a row is pending: the statement is busy
+  }
+  for (sqlite3_stmt* s = sqlite3_next_stmt(db_.get(), nullptr); s != nullptr;
+       s = sqlite3_next_stmt(db_.get(), s)) {
+    EXPECT_FALSE(sqlite3_stmt_busy(s));
+  }
+  EXPECT_NE(sqlite3_get_autocommit(db_.get()), 0);  // no transaction left open
+  Statement again(*cache_, kValueOf);  // the same statement, its parameter NULL again
+  EXPECT_FALSE(again.step());
+}
+
+TEST_F(StatementCacheTest, ABadStatementThrowsAndLeavesTheCacheUsable) {
+  EXPECT_THROW(Statement(*cache_, "SELEC nonsense"), StoreError);
+  Statement query(*cache_, kValueOf);
+  query.bind(1, 3);
+  ASSERT_TRUE(query.step());
+  EXPECT_EQ(query.text(0), "three");
+}
+
+TEST_F(StatementCacheTest, AFailedStepDoesNotPoisonTheNextBorrower) {
+  {
+    Statement insert(*cache_, "INSERT INTO t (k, v) VALUES (?1, ?2)");
+    insert.bind(1, 1).bind(2, "duplicate");
+    EXPECT_THROW(insert.run(), StoreError);
+  }
+  Statement insert(*cache_, "INSERT INTO t (k, v) VALUES (?1, ?2)");
+  insert.bind(1, 4).bind(2, "four");
+  EXPECT_NO_THROW(insert.run());
+}
+
+TEST_F(StatementCacheTest, ATransactionThroughTheCacheCommitsAndRollsBack) {
+  {
+    Transaction txn(*cache_, Transaction::Mode::write);
+    exec(*cache_, "DELETE FROM t WHERE k = 1");
+    // destroyed without commit: rolled back
+  }
+  {
+    Transaction txn(*cache_, Transaction::Mode::write);
+    {
+      Transaction nested(*cache_, Transaction::Mode::write);  // a savepoint
+      exec(*cache_, "DELETE FROM t WHERE k = 2");
+    }
+    exec(*cache_, "DELETE FROM t WHERE k = 3");
+    txn.commit();
+  }
+  Statement count(*cache_, "SELECT group_concat(k) FROM t");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.text(0), "1,2");
+}
+
+TEST_F(StatementCacheTest, ClearingTheCacheLetsTheConnectionClose) {
+  { Statement query(*cache_, kValueOf); }
+  cache_->clear();
+  EXPECT_EQ(prepared(), 0);
+}
+
+}  // namespace
+}  // namespace keywarden::sql
