@@ -38,7 +38,8 @@ struct ScimServiceOptions {
   std::function<std::string()> new_id;
 };
 
-// A random (version 4) UUID, lower-case: "2819c223-7f76-453a-919d-413861904646".
+// A new UUID, lower-case, version 7 (time-ordered, 74 random bits):
+// "019d6b2c-3f10-7a3e-9d1f-413861904646".
 std::string random_scim_id();
 
 class ScimService {

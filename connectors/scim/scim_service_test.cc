@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
 #include "connectors/scim/scim_test_client.h"
 
 namespace keywarden {
@@ -42,12 +45,22 @@ TEST(ScimServiceTest, CreateReturns201WithMetaLocationAndETag) {
   EXPECT_EQ(reply.body["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
 }
 
-TEST(ScimServiceTest, RandomIdsAreUuids) {
-  const std::string a = random_scim_id(), b = random_scim_id();
+TEST(ScimServiceTest, RandomIdsAreTimeOrderedUuids) {
+  const std::string a = random_scim_id();
+  std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  const std::string b = random_scim_id();
   EXPECT_NE(a, b);
   ASSERT_EQ(a.size(), 36u);
-  EXPECT_EQ(a[14], '4');
+  EXPECT_EQ(a[14], '7');
   EXPECT_EQ(a[8], '-');
+  EXPECT_TRUE(a[19] == '8' || a[19] == '9' || a[19] == 'a' || a[19] == 'b') << a;
+  EXPECT_LT(a, b);  // a later millisecond sorts after
+  // The first 48 bits are the Unix time in milliseconds.
+  const auto millis = std::stoull(a.substr(0, 8) + a.substr(9, 4), nullptr, 16);
+  const auto now = static_cast<unsigned long long>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  EXPECT_LE(millis, now);
+  EXPECT_GT(millis + 60000, now);
 }
 
 TEST(ScimServiceTest, UserBecomesAnIdentity) {
