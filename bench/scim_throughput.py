@@ -46,6 +46,12 @@ def main():
         errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
         status, _, body = daemon.request("GET", "/scim/v2/corp/Users?count=1", headers={"Authorization": "Bearer " + TOKEN})
         stored = json.loads(body)["totalResults"]
+        _, _, metrics = daemon.request("GET", "/metrics")
+        counters = dict(re.findall(r"^(keywarden_store_\w+_total) ([\d.e+]+)$", metrics.decode() if isinstance(metrics, bytes) else metrics, re.M))
+        commits = float(counters.get("keywarden_store_commits_total", 0))
+        pushes = float(counters.get("keywarden_store_committed_pushes_total", 0))
+        if commits:
+            print(f"group commit: {commits:.0f} commits for {pushes:.0f} pushes ({pushes / commits:.1f} per commit)")
         print(f"throughput {rps:.0f} requests/s; {requests} requests, {errors.group(1) if errors else 0} non-2xx; "
               f"{stored} users stored (each 201 is a committed user)")
     finally:

@@ -101,6 +101,10 @@ net::awaitable<server::Response> Daemon::route(const server::Request& request, s
   }
   if (path == "/metrics") {
     route_label = "metrics";
+    if (pushes_) {
+      metrics_.set("keywarden_store_commits_total", {}, static_cast<double>(pushes_->commits()));
+      metrics_.set("keywarden_store_committed_pushes_total", {}, static_cast<double>(pushes_->items()));
+    }
     server::Response r = server::Response::text(200, metrics_.render());
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     co_return r;

@@ -59,6 +59,8 @@ Metrics::Metrics() {
   describe("keywarden_pending_actions", "gauge", "Journaled actions not yet carried out.");
   describe("keywarden_push_events_total", "counter", "Pushes received, by source and result.");
   describe("keywarden_store_commits_total", "counter", "Group commits of pushed events.");
+  describe("keywarden_store_committed_pushes_total", "counter",
+           "Pushed events made durable; divided by keywarden_store_commits_total, the mean group size.");
 }
 
 void Metrics::describe(const std::string& name, const std::string& type, const std::string& help,

@@ -40,8 +40,8 @@ void StoreWorker::loop() {
     } catch (...) {
       commit_error = std::current_exception();
     }
-    items_ += static_cast<long>(batch.size());
-    ++commits_;
+    items_.fetch_add(static_cast<long>(batch.size()), std::memory_order_relaxed);
+    commits_.fetch_add(1, std::memory_order_relaxed);
     for (auto& item : batch) item.done(commit_error);
   }
 }

@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -44,8 +45,9 @@ class StoreWorker {
   boost::asio::awaitable<T> run(std::function<T(Store&)> work);
 
   // Items per commit so far (for metrics): total items and total commits.
-  long items() const { return items_; }
-  long commits() const { return commits_; }
+  // Safe to read from any thread.
+  long items() const { return items_.load(std::memory_order_relaxed); }
+  long commits() const { return commits_.load(std::memory_order_relaxed); }
 
  private:
   struct Item {
@@ -60,8 +62,8 @@ class StoreWorker {
   std::condition_variable wake_;
   std::deque<Item> queue_;
   bool stopping_ = false;
-  long items_ = 0;
-  long commits_ = 0;
+  std::atomic<long> items_{0};
+  std::atomic<long> commits_{0};
   std::thread thread_;
 };
 
