@@ -306,9 +306,12 @@ class KeyJudge {
       return;
     }
     const Timestamp deadline = ours.revoked_at + *policy_.delete_after;
-    if (in_.now < deadline) {
+    // Times are whole seconds, rounded down: a key revoked at 10.9 s is
+    // stored as 10 s. A delete cannot be undone, so it waits until the
+    // deadline has passed by a whole second, never up to a second early.
+    if (in_.now <= deadline) {
       v.kind = VerdictKind::revoked;
-      v.note = "revoked by keywarden at " + format_rfc3339(ours.revoked_at) + "; delete at " +
+      v.note = "revoked by keywarden at " + format_rfc3339(ours.revoked_at) + "; delete after " +
                format_rfc3339(deadline);
       return;
     }

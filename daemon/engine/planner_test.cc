@@ -209,7 +209,11 @@ TEST_F(PlannerTest, DeletesOnlyAfterDeleteAfter) {
   add_identity("hr", "1", "alice@example.com", IdentityStatus::inactive, {});
   revoked_["k1"] = {"k1", "u1", kNow - days{6}, Reason::identity_inactive};
   EXPECT_EQ(judge_one().kind, VerdictKind::revoked);
+  // Exactly at the deadline the key may have been revoked up to a second
+  // later than its stored (rounded-down) time: not yet.
   now_ = kNow + days{1};
+  EXPECT_EQ(judge_one().kind, VerdictKind::revoked);
+  now_ = kNow + days{1} + std::chrono::seconds{1};
   auto v = judge_one();
   ASSERT_EQ(v.kind, VerdictKind::act);
   EXPECT_EQ(v.action->kind, ActionKind::delete_key);
