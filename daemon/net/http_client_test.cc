@@ -363,13 +363,15 @@ class HttpClientTls : public ::testing::Test {
           try {
             HttpResponse r = co_await client.send(get("/secure"));
             status = r.status;
-          } catch (const boost::system::system_error&) {
+          } catch (const boost::system::system_error& e) {
             status = -1;
+            last_error_ = e.what();
           }
         },
         &server_context_);
     return status;
   }
+  std::string last_error_;  // why the last get_over_tls failed
 
   net::ssl::context server_context_{net::ssl::context::tls_server};
   std::string ca_file_;
@@ -377,7 +379,7 @@ class HttpClientTls : public ::testing::Test {
 
 TEST_F(HttpClientTls, TrustsTheExtraCaFileAndChecksTheHostName) {
   use_certificate_for("localhost");
-  EXPECT_EQ(get_over_tls("localhost", {.ca_file = ca_file_}), 200);
+  EXPECT_EQ(get_over_tls("localhost", {.ca_file = ca_file_}), 200) << last_error_;
 }
 
 TEST_F(HttpClientTls, RejectsAnUnknownIssuer) {
@@ -392,7 +394,7 @@ TEST_F(HttpClientTls, RejectsACertificateForAnotherHost) {
 
 TEST_F(HttpClientTls, VerificationCanBeTurnedOff) {
   use_certificate_for("other.example");
-  EXPECT_EQ(get_over_tls("localhost", {.verify = false}), 200);
+  EXPECT_EQ(get_over_tls("localhost", {.verify = false}), 200) << last_error_;
 }
 
 }  // namespace
