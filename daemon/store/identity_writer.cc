@@ -66,11 +66,6 @@ bool same_facts(const sql::Statement& row, const Identity& identity, std::string
          row.text_view(4) == identity.status_detail;
 }
 
-struct MembershipChange {
-  std::string_view subject_id;  // points into the caller's identities
-  std::string group;            // copied: a leave's group comes from a row being stepped past
-};
-
 }  // namespace
 
 IdentityWriter::IdentityWriter(sql::StatementCache& statements)
@@ -161,16 +156,17 @@ void IdentityWriter::mark_no_longer_listed(std::string_view source, std::string_
   leave_all_.run();
 }
 
-void write_full_read(sql::StatementCache& statements, const std::string& source,
-                     const std::vector<Identity>& identities, Timestamp now) {
+FullReadChanges compare_full_read(sql::StatementCache& statements, const std::string& source,
+                                  const std::vector<Identity>& identities) {
   const std::vector<const Identity*> listed = listing_by_subject(identities);
-
-  // Reads first, writes after: a scan must not step over rows it changed.
+  FullReadChanges changes;
+  auto& upserts = changes.upserts;
+  auto& deleted_listed = changes.deleted_listed;
+  auto& absent = changes.absent;
+  auto& joins = changes.joins;
+  auto& leaves = changes.leaves;
 
   // 1. The source's identities against the listing.
-  std::vector<const Identity*> upserts;         // new, or facts changed
-  std::vector<const Identity*> deleted_listed;  // unchanged, and the source says deleted
-  std::vector<std::string> absent;              // not listed, not deleted yet
   {
     sql::Statement rows(statements,
                         "SELECT subject_id, user_name, email, status, status_detail "
@@ -199,8 +195,6 @@ void write_full_read(sql::StatementCache& statements, const std::string& source,
   }
 
   // 2. The source's memberships, current and past, against the listed groups.
-  std::vector<MembershipChange> joins;   // new, or listed again after a removal
-  std::vector<MembershipChange> leaves;  // current, no longer listed
   {
     sql::Statement rows(statements,
                         "SELECT subject_id, group_name, removed_at IS NULL FROM memberships "
@@ -248,36 +242,66 @@ void write_full_read(sql::StatementCache& statements, const std::string& source,
     }
     while (i < listed.size()) finish();
   }
+  return changes;
+}
 
-  // 3. Only the changes. Identities first: a new membership needs its identity.
+size_t FullReadChanges::writes() const {
+  // The last one is the statement that sets last_seen of the unchanged.
+  return upserts.size() + joins.size() + leaves.size() + absent.size() + 1 + deleted_listed.size();
+}
+
+size_t write_full_read(sql::StatementCache& statements, const std::string& source,
+                       const FullReadChanges& changes, Timestamp now, size_t first, size_t count) {
+  // One flat sequence of writes, in an order where any prefix is consistent:
+  // identities first (a new membership needs its identity), then
+  // memberships, then the absent, then last_seen.
   IdentityWriter writer(statements);
-  for (const Identity* identity : upserts) writer.upsert(source, *identity, now);
-  for (const MembershipChange& change : joins) {
+  const size_t end = std::min(changes.writes(), first + count);
+  size_t i = first;
+  const auto in = [&](size_t base, size_t size) { return i >= base && i < base + size; };
+  size_t base = 0;
+  for (; in(base, changes.upserts.size()) && i < end; ++i) {
+    writer.upsert(source, *changes.upserts[i - base], now);
+  }
+  base += changes.upserts.size();
+  for (; in(base, changes.joins.size()) && i < end; ++i) {
+    const MembershipChange& change = changes.joins[i - base];
     writer.join(source, change.subject_id, change.group, now);
   }
-  for (const MembershipChange& change : leaves) {
+  base += changes.joins.size();
+  for (; in(base, changes.leaves.size()) && i < end; ++i) {
+    const MembershipChange& change = changes.leaves[i - base];
     writer.leave(source, change.subject_id, change.group, now);
   }
-  for (const std::string& subject_id : absent) {
-    writer.mark_no_longer_listed(source, subject_id, now);
+  base += changes.leaves.size();
+  for (; in(base, changes.absent.size()) && i < end; ++i) {
+    writer.mark_no_longer_listed(source, changes.absent[i - base], now);
   }
-
-  // last_seen of the unchanged. After the writes above, the source's rows not
-  // deleted are exactly the listed ones the source does not call deleted, so
-  // one statement reaches them; the listed-as-deleted few are done one by one.
-  sql::Statement seen(statements,
-                      "UPDATE identities SET last_seen = ?2 "
-                      "WHERE source = ?1 AND status != 'deleted' AND last_seen != ?2");
-  seen.bind(1, source).bind(2, now);
-  seen.run();
-  sql::Statement seen_one(statements,
-                          "UPDATE identities SET last_seen = ?3 "
-                          "WHERE source = ?1 AND subject_id = ?2");
-  for (const Identity* identity : deleted_listed) {
-    seen_one.reset();
-    seen_one.bind(1, source).bind(2, identity->subject_id).bind(3, now);
-    seen_one.run();
+  base += changes.absent.size();
+  if (i == base && i < end) {
+    // last_seen of the unchanged. After the writes above, the source's rows
+    // not deleted are the listed ones the source does not call deleted (and
+    // any a push created since the comparison), so one statement reaches
+    // them; the listed-as-deleted few follow one by one.
+    sql::Statement seen(statements,
+                        "UPDATE identities SET last_seen = ?2 "
+                        "WHERE source = ?1 AND status != 'deleted' AND last_seen != ?2");
+    seen.bind(1, source).bind(2, now);
+    seen.run();
+    ++i;
   }
+  base += 1;
+  if (in(base, changes.deleted_listed.size()) && i < end) {
+    sql::Statement seen_one(statements,
+                            "UPDATE identities SET last_seen = ?3 "
+                            "WHERE source = ?1 AND subject_id = ?2");
+    for (; in(base, changes.deleted_listed.size()) && i < end; ++i) {
+      seen_one.reset();
+      seen_one.bind(1, source).bind(2, changes.deleted_listed[i - base]->subject_id).bind(3, now);
+      seen_one.run();
+    }
+  }
+  return i;
 }
 
 }  // namespace keywarden::identity_rows

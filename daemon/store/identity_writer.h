@@ -53,13 +53,44 @@ class IdentityWriter {
 };
 
 // The identity half of Store::apply_full_read (source health is the caller's):
-// the listing replaces what the store knew of `source`.
+// the listing replaces what the store knew of `source`, in two steps.
 //
 // Built for 100,000 identities and 1,000,000 memberships: the listing is
 // sorted once and merged with two ordered scans of the source's rows, so the
 // cost is two sequential reads plus one write per change, not a query per
-// identity. Unchanged identities only get last_seen, in one statement.
-void write_full_read(sql::StatementCache& statements, const std::string& source,
-                     const std::vector<Identity>& identities, Timestamp now);
+// identity. The scans need only a read snapshot, so the store runs them
+// before it takes the write lock: pushes keep committing meanwhile, and the
+// write transaction holds only the changes.
+
+struct MembershipChange {
+  std::string_view subject_id;  // points into the listing
+  std::string group;            // copied: a leave's group comes from a row being stepped past
+};
+
+// What a listing changes. Pointers and views point into the listing, which
+// must outlive this.
+struct FullReadChanges {
+  std::vector<const Identity*> upserts;         // new, or facts changed
+  std::vector<const Identity*> deleted_listed;  // unchanged, and the source says deleted
+  std::vector<std::string> absent;              // stored, not listed, not deleted yet
+  std::vector<MembershipChange> joins;          // new, or listed again after a removal
+  std::vector<MembershipChange> leaves;         // current, no longer listed
+
+  // How many writes write_full_read makes for these changes.
+  size_t writes() const;
+};
+
+// Compares the listing with the stored rows of `source`. Reads only; run it
+// inside a read transaction for one consistent snapshot.
+FullReadChanges compare_full_read(sql::StatementCache& statements, const std::string& source,
+                                  const std::vector<Identity>& identities);
+
+// Makes writes [first, first + count) of `changes` (of changes.writes()),
+// inside the caller's write transaction, and returns where it stopped. The
+// writes are ordered so that every prefix leaves the rows consistent (an
+// identity before its memberships): the store commits a huge first read in
+// several transactions, so that pushes do not wait seconds for the lock.
+size_t write_full_read(sql::StatementCache& statements, const std::string& source,
+                       const FullReadChanges& changes, Timestamp now, size_t first, size_t count);
 
 }  // namespace keywarden::identity_rows

@@ -2,6 +2,8 @@
 
 #include <sqlite3.h>
 
+#include <map>
+
 #include "daemon/store/store.h"
 
 namespace keywarden::sql {
@@ -33,6 +35,41 @@ void exec(sqlite3* db, std::string_view sql, std::string_view context) {
     sqlite3_free(error);
     throw StoreError(message);
   }
+}
+
+std::shared_ptr<WriteTurns> WriteTurns::of(const std::filesystem::path& db_file) {
+  static std::mutex registry_mutex;
+  static std::map<std::string, std::weak_ptr<WriteTurns>> registry;
+  std::error_code ec;
+  std::filesystem::path key = std::filesystem::weakly_canonical(db_file, ec);
+  if (ec) key = std::filesystem::absolute(db_file);
+  std::lock_guard lock(registry_mutex);
+  std::weak_ptr<WriteTurns>& slot = registry[key.string()];
+  std::shared_ptr<WriteTurns> turns = slot.lock();
+  if (!turns) {
+    turns = std::make_shared<WriteTurns>();
+    slot = turns;
+  }
+  return turns;
+}
+
+void WriteTurns::acquire() {
+  std::unique_lock lock(mutex_);
+  const uint64_t ticket = next_ticket_++;
+  served_.wait(lock, [&] { return now_serving_ == ticket; });
+}
+
+void WriteTurns::release() {
+  {
+    std::lock_guard lock(mutex_);
+    ++now_serving_;
+  }
+  served_.notify_all();
+}
+
+uint64_t WriteTurns::taken() const {
+  std::lock_guard lock(mutex_);
+  return next_ticket_ - now_serving_;
 }
 
 void StatementCache::clear() {
@@ -169,8 +206,18 @@ Transaction::Transaction(StatementCache& cache, Mode mode)
 void Transaction::begin(Mode mode) {
   if (nested_) {
     run("SAVEPOINT kw_nested");
-  } else {
+    return;
+  }
+  if (mode == Mode::write && cache_ != nullptr && cache_->write_turns() != nullptr) {
+    turn_ = cache_->write_turns();
+    turn_->acquire();
+  }
+  try {
     run(mode == Mode::write ? "BEGIN IMMEDIATE" : "BEGIN");
+  } catch (...) {
+    if (turn_ != nullptr) turn_->release();
+    turn_ = nullptr;
+    throw;
   }
 }
 
@@ -192,11 +239,14 @@ Transaction::~Transaction() {
       sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
     }
   }
+  if (turn_ != nullptr) turn_->release();
 }
 
 void Transaction::commit() {
   run(nested_ ? "RELEASE kw_nested" : "COMMIT");
   open_ = false;
+  if (turn_ != nullptr) turn_->release();
+  turn_ = nullptr;
 }
 
 void exec(StatementCache& cache, std::string_view sql) { Statement(cache, sql).run(); }

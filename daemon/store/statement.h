@@ -4,7 +4,11 @@
 // never looks at a result code itself.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +29,30 @@ namespace keywarden::sql {
 // `context`, or the start of the SQL when `context` is empty.
 void exec(sqlite3* db, std::string_view sql, std::string_view context = {});
 
+// Turns at the write lock, first come first served, for the connections one
+// process has to one database file. SQLite's busy handler retries with
+// growing sleeps (up to 100 ms), so a connection that commits and at once
+// begins again (a first full read written in chunks) can keep another (the
+// push worker) waiting for seconds, up to its busy timeout. A connection
+// takes a turn here before BEGIN IMMEDIATE and gives it back after COMMIT or
+// ROLLBACK; the busy timeout still covers other processes (the CLI).
+class WriteTurns {
+ public:
+  // The turns of `db_file`, shared by every connection that asks for them.
+  static std::shared_ptr<WriteTurns> of(const std::filesystem::path& db_file);
+
+  void acquire();
+  void release();
+  // Turns taken and not given back: the holder and those waiting.
+  uint64_t taken() const;
+
+ private:
+  mutable std::mutex mutex_;
+  std::condition_variable served_;
+  uint64_t next_ticket_ = 0;
+  uint64_t now_serving_ = 0;
+};
+
 // The prepared statements of one connection, kept by SQL text for reuse: the
 // store runs the same few dozen statements millions of times, and preparing
 // one costs more than running it. A Statement made from the cache borrows the
@@ -40,6 +68,9 @@ class StatementCache {
   StatementCache& operator=(const StatementCache&) = delete;
 
   sqlite3* db() const { return db_; }
+  // The connection's turns at the write lock (none: it is the only writer).
+  void set_write_turns(std::shared_ptr<WriteTurns> turns) { turns_ = std::move(turns); }
+  WriteTurns* write_turns() const { return turns_.get(); }
   // Idle statements kept (for tests).
   size_t idle() const { return idle_.size(); }
   // Finalizes every idle statement.
@@ -59,6 +90,7 @@ class StatementCache {
 
   static constexpr size_t kMaxIdle = 256;  // far more than the store's distinct SQL
   sqlite3* db_;
+  std::shared_ptr<WriteTurns> turns_;
   std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> idle_;
 };
 
@@ -127,7 +159,8 @@ class Transaction {
     write,  // BEGIN IMMEDIATE: takes the write lock now, so the commit cannot hit SQLITE_BUSY
   };
   Transaction(sqlite3* db, Mode mode);
-  // The same, with BEGIN, SAVEPOINT, COMMIT and RELEASE prepared once.
+  // The same, with BEGIN, SAVEPOINT, COMMIT and RELEASE prepared once, and a
+  // write transaction waiting for its turn (WriteTurns) when the cache has them.
   Transaction(StatementCache& cache, Mode mode);
   ~Transaction();
   Transaction(const Transaction&) = delete;
@@ -141,6 +174,7 @@ class Transaction {
 
   sqlite3* db_;
   StatementCache* cache_ = nullptr;
+  WriteTurns* turn_ = nullptr;  // held until commit or rollback
   bool open_ = true;
   bool nested_ = false;
 };

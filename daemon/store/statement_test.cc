@@ -6,6 +6,9 @@
 #include <sqlite3.h>
 
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 #include "daemon/store/store.h"
 
@@ -128,6 +131,43 @@ TEST_F(StatementCacheTest, ClearingTheCacheLetsTheConnectionClose) {
   { Statement query(*cache_, kValueOf); }
   cache_->clear();
   EXPECT_EQ(prepared(), 0);
+}
+
+TEST(WriteTurnsTest, TheSameFileSharesItsTurnsAndAnotherFileDoesNot) {
+  const auto a = WriteTurns::of("/tmp/kw-turns-test/a.db");
+  EXPECT_EQ(a, WriteTurns::of("/tmp/kw-turns-test/../kw-turns-test/a.db"));
+  EXPECT_NE(a, WriteTurns::of("/tmp/kw-turns-test/b.db"));
+}
+
+TEST(WriteTurnsTest, WaitingWritersAreServedInArrivalOrder) {
+  WriteTurns turns;
+  std::mutex m;
+  std::vector<int> order;
+  turns.acquire();  // held, like a chunk of a full read being written
+  std::vector<std::thread> writers;
+  for (int i = 0; i < 3; ++i) {
+    writers.emplace_back([&, i] {
+      turns.acquire();
+      {
+        std::lock_guard lock(m);
+        order.push_back(i);
+      }
+      turns.release();
+    });
+    // The next one arrives only once this one waits.
+    while (turns.taken() != static_cast<uint64_t>(i) + 2) std::this_thread::yield();
+  }
+  // The holder comes back at once for its next chunk: it queues behind them.
+  turns.release();
+  turns.acquire();
+  {
+    std::lock_guard lock(m);
+    order.push_back(99);
+  }
+  turns.release();
+  for (auto& t : writers) t.join();
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 99}));
+  EXPECT_EQ(turns.taken(), 0u);
 }
 
 }  // namespace

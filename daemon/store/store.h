@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -27,6 +28,7 @@ namespace keywarden {
 
 namespace sql {
 class StatementCache;
+class Transaction;
 }
 
 class StoreError : public std::runtime_error {
@@ -167,7 +169,7 @@ class Store {
 
   // ---- Identities -----------------------------------------------------------
 
-  // A complete, good read of `source`. In one transaction:
+  // A complete, good read of `source`:
   // - identities in the list are inserted or updated; email is normalized;
   //   status_since moves to `now` only when the status changed;
   // - a listed group becomes a current membership (first_seen kept if it was
@@ -177,9 +179,22 @@ class Store {
   //   (status_detail "no longer listed by the source") with their memberships
   //   removed, unless they already were deleted;
   // - the source becomes healthy with last_success = now and
-  //   entitled_count = `entitled_count`.
+  //   entitled_count = `entitled_count`;
+  // - each of `cursors` is stored as set_value(cursor_scope(source), name, value).
+  // The comparison with the stored rows runs on a read snapshot, without the
+  // write lock, so other connections' writes (pushes) are not held up by it;
+  // a push that lands in between survives unless this read changes that same
+  // row. The changes are then written in transactions of a bounded size (one
+  // for any ordinary read; several for a first read of a large directory),
+  // each leaving the rows consistent; health, entitled count and cursors
+  // change in the last. If a write fails midway, the chunks before it stay:
+  // the caller records a read failure, and an unhealthy source's rows back no
+  // revoke or delete until its next good read.
   void apply_full_read(const std::string& source, const std::vector<Identity>& identities,
-                       long entitled_count, Timestamp now);
+                       long entitled_count, Timestamp now,
+                       const std::map<std::string, std::string>& cursors = {});
+  // The get_value/set_value scope of a source's incremental-read cursors.
+  static std::string cursor_scope(const std::string& source);
 
   // One identity changed (a push or an incremental read). Upserts it like
   // apply_full_read does for one identity, without touching others. When
@@ -314,6 +329,7 @@ class Store {
   void rollback_item();
   sqlite3* db_;
   std::unique_ptr<sql::StatementCache> statements_;  // prepared statements of db_, reused
+  std::unique_ptr<sql::Transaction> batch_;          // the open batch(), if any
 };
 
 }  // namespace keywarden

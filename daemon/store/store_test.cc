@@ -7,12 +7,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 namespace keywarden {
 namespace {
@@ -458,6 +460,66 @@ TEST_F(StoreTest, FullReadThatFailsHalfwayChangesNothing) {
   EXPECT_FALSE(u1.memberships[0].removed_at.has_value());
   EXPECT_EQ(identity("okta", "u2").status, IdentityStatus::active);
   EXPECT_EQ(store_->source_health("okta")->last_success, at(100));
+}
+
+// 6,000 people in 3 groups each: 24,000 writes, several commits' worth.
+std::vector<Identity> big_directory() {
+  std::vector<Identity> people;
+  for (int i = 0; i < 6'000; ++i) {
+    people.push_back(person("u" + std::to_string(i), "p" + std::to_string(i) + "@x.com",
+                            IdentityStatus::active, {"g" + std::to_string(i % 7), "all", "staff"}));
+  }
+  return people;
+}
+
+TEST_F(StoreTest, AHugeFirstReadLetsAnotherWriterInBetweenItsCommits) {
+  // The push worker's connection, writing all along. Inside its own write
+  // transaction it looks at the read's progress: people already there but
+  // the source not yet reported read means it got in between two commits.
+  auto pushes = Store::open(db_file_);
+  std::atomic<bool> stop{false};
+  std::atomic<long> pushed{0};
+  std::atomic<long> between{0};
+  std::thread writer([&] {
+    while (!stop) {
+      pushes->batch([&] {
+        pushes->set_value("test", "push", std::to_string(pushed.load()));
+        if (pushes->load_identity("okta", "u0") && !pushes->source_health("okta")) ++between;
+      });
+      ++pushed;
+    }
+  });
+  const std::vector<Identity> people = big_directory();
+  while (pushed.load() == 0) std::this_thread::yield();
+  store_->apply_full_read("okta", people, 6'000, at(100), {{"log_next", "https://okta/next"}});
+  stop = true;
+  writer.join();
+  // Written in one transaction, the other writer would get in only before or after it.
+  EXPECT_GE(between.load(), 1) << "the other writer never got the lock between commits";
+
+  EXPECT_EQ(query_int("SELECT count(*) FROM identities WHERE source = 'okta'"), 6'000);
+  EXPECT_EQ(query_int("SELECT count(*) FROM memberships WHERE source = 'okta' AND removed_at IS NULL"), 18'000);
+  EXPECT_EQ(store_->source_health("okta")->last_success, at(100));
+  EXPECT_EQ(store_->source_health("okta")->entitled_count, 6'000);
+  EXPECT_EQ(store_->get_value(Store::cursor_scope("okta"), "log_next"), "https://okta/next");
+}
+
+TEST_F(StoreTest, AHugeReadFailingInALaterCommitLeavesTheSourceAsLastReported) {
+  store_->apply_full_read("okta", {person("u0", "p0@x.com", IdentityStatus::inactive)}, 0, at(50));
+  exec_raw(
+      "CREATE TRIGGER fail_health BEFORE UPDATE ON source_health BEGIN SELECT RAISE(ABORT, "
+      "'injected health failure'); END;");
+  EXPECT_THROW(store_->apply_full_read("okta", big_directory(), 6'000, at(100), {{"log_next", "new"}}),
+               StoreError);
+  // The commits before the failure stay (each consistent: identities before
+  // their memberships); what says the read was good does not.
+  EXPECT_GT(query_int("SELECT count(*) FROM identities WHERE source = 'okta'"), 1);
+  EXPECT_EQ(query_int("SELECT count(*) FROM memberships m WHERE NOT EXISTS (SELECT 1 FROM identities i "
+                      "WHERE i.source = m.source AND i.subject_id = m.subject_id)"),
+            0);
+  EXPECT_EQ(store_->source_health("okta")->last_success, at(50));
+  EXPECT_EQ(store_->source_health("okta")->entitled_count, 0);
+  EXPECT_FALSE(store_->get_value(Store::cursor_scope("okta"), "log_next").has_value());
 }
 
 // ---- Source health -----------------------------------------------------------
