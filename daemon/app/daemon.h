@@ -55,6 +55,7 @@ class Daemon {
   void open();
   boost::asio::awaitable<void> handle_signals();
   void reload();
+  void apply_reload(Config next);
   void stop();
   void notify_systemd(const std::string& state);
 
@@ -73,6 +74,8 @@ class Daemon {
   boost::asio::awaitable<void> drive();
   boost::asio::awaitable<void> full_reconcile();
   boost::asio::awaitable<void> targeted_reconcile();
+  // Reconciler::plan on the blocking pool, for full plans.
+  boost::asio::awaitable<Plan> plan_off_thread(const PaletteInventory& inventory, Timestamp now);
   boost::asio::awaitable<void> incremental_reads();
   boost::asio::awaitable<void> maintain_subscriptions();
   void refresh_gauges();
@@ -101,6 +104,8 @@ class Daemon {
   std::optional<boost::asio::steady_timer> wake_;
   std::optional<Timestamp> last_reconcile_;
   std::string last_result_ = "none yet";
+  bool planning_off_thread_ = false;
+  std::optional<Config> deferred_reload_;  // a valid config waiting for the plan in progress
   bool stopping_ = false;
   bool watchdog_ = false;
 };

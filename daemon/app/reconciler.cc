@@ -4,6 +4,7 @@
 #include <random>
 #include <unordered_set>
 
+#include "connectors/blocking_work.h"
 #include "daemon/app/log.h"
 #include "daemon/engine/planner.h"
 
@@ -41,10 +42,16 @@ boost::asio::awaitable<std::vector<SourceReadOutcome>> Reconciler::read_sources(
                         std::to_string(static_cast<int>(config_.safety.max_shrink_percent)) +
                         "; treated as a bad read";
       } else {
-        store_.batch([&] {
-          store_.apply_full_read(source->name(), identities, entitled, now);
-          for (const auto& [name, value] : read.cursors) store_.set_value("cursor:" + source->name(), name, value);
+        // At 100,000 identities this is seconds of SQLite work: off the I/O
+        // thread, which keeps serving pushes, hooks and /readyz meanwhile.
+        // Nothing else uses this store connection until it is done.
+        Store* store = &store_;
+        const std::string name = source->name();
+        auto op = run_blocking([store, &name, &identities, entitled, now, &read] {
+          store->apply_full_read(name, identities, entitled, now, read.cursors);
+          return true;
         });
+        co_await std::move(op);
         outcome.ok = true;
         outcome.identities = identities.size();
       }

@@ -4,6 +4,7 @@ The real binary against palette-sim."""
 
 import json
 import os
+import re
 import signal
 import socket
 import time
@@ -274,6 +275,63 @@ class SigtermTest(unittest.TestCase):
         self.assertEqual(max(per_key.values()), 1, "nothing sent twice")
         status = json.loads(ws.run("status", "--json", check=0).stdout)
         self.assertEqual(status["pending_actions"], [])
+
+
+class LargeReadTest(unittest.TestCase):
+    """A first full read of a large directory is seconds of SQLite work. The
+    I/O thread must keep answering health checks and pushes meanwhile, and a
+    push must not wait for the read's write lock (it would hit the busy
+    timeout on a slow disk)."""
+
+    PEOPLE = 80000
+
+    def test_health_checks_and_pushes_are_served_during_a_large_first_read(self):
+        t = Tenant(8, 16, api_key=API_KEY, seed=23)
+        sim = PaletteSim(t.seed(), rate=1000, burst=1000)
+        self.addCleanup(sim.stop)
+        ws = Workspace(sim.url, daemon={"log_level": "info"},
+                       safety={"max_revocations": 100, "max_revocations_percent": 100})
+        self.addCleanup(ws.cleanup)
+        from tenant import identity
+        users = [identity(p) for p in t.people]
+        users += [{"id": f"big-{i:06d}", "userName": f"u{i}@big.example", "email": f"u{i}@big.example",
+                   "active": True, "groups": ["palette-users", f"team-{i % 97}", "staff", "everyone"]}
+                  for i in range(self.PEOPLE)]
+        ws.write_identities(users)
+        with open(os.path.join(ws.dir, "scim.token"), "w") as f:
+            f.write(SCIM_TOKEN)
+        ws.sources.append({"name": "corp-scim", "type": "scim", "token_file": "scim.token"})
+        ws.write_config()
+
+        daemon = DaemonProcess(ws)
+        self.addCleanup(daemon.stop)
+        slowest = {"healthz": 0.0, "push": 0.0}
+        pushed = 0
+        deadline = time.time() + 120
+        while "reconcile finished" not in daemon.output() and time.time() < deadline:
+            start = time.monotonic()
+            self.assertEqual(daemon.request("GET", "/healthz", timeout=60)[0], 200)
+            slowest["healthz"] = max(slowest["healthz"], time.monotonic() - start)
+            body = {"schemas": [USER_SCHEMA], "userName": f"pushed-{pushed}@example.com", "active": True}
+            start = time.monotonic()
+            status, _, payload = daemon.request("POST", "/scim/v2/corp-scim/Users", body, timeout=60,
+                                                headers={"Authorization": "Bearer " + SCIM_TOKEN,
+                                                         "Content-Type": "application/scim+json"})
+            self.assertEqual(status, 201, payload)
+            slowest["push"] = max(slowest["push"], time.monotonic() - start)
+            pushed += 1
+            time.sleep(0.01)
+        match = re.search(r"reconcile finished.*seconds=([\d.]+)", daemon.output())
+        self.assertIsNotNone(match, daemon.output()[-2000:])
+        seconds = float(match.group(1))
+        self.assertGreater(seconds, 0.5, "the read was too quick to show anything; make PEOPLE larger")
+        # Served all along: each wait is a small part of the read, not all of it.
+        for what, waited in slowest.items():
+            self.assertLess(waited, 0.25 * seconds, f"a {what} waited {waited:.2f} s during a {seconds:.2f} s reconcile")
+        self.assertGreater(pushed, 5)
+        status, _, payload = daemon.request("GET", "/scim/v2/corp-scim/Users?count=1",
+                                            headers={"Authorization": "Bearer " + SCIM_TOKEN})
+        self.assertEqual(json.loads(payload)["totalResults"], pushed)
 
 
 class EndpointsTest(ScimDaemonTest):
