@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from harness import DaemonProcess, wait_until  # noqa: E402
 from graph_standin import GraphStandin  # noqa: E402
-from okta_directory import group_sets, palette_side, vm_kb  # noqa: E402
+from okta_directory import HealthProbe, group_sets, palette_side, vm_kb  # noqa: E402
 
 
 def main():
@@ -46,10 +46,12 @@ def main():
     try:
         t0 = time.time()
         daemon = DaemonProcess(ws)
+        probe = HealthProbe(daemon)
         assert daemon.wait_ready(timeout=1800), daemon.output()
         first = time.time() - t0
         print(f"first cycle (users+groups delta + Palette read + plan): {first:.1f} s, "
-              f"daemon peak RSS {vm_kb(daemon.proc.pid, 'VmHWM') / 1024:.0f} MB")
+              f"daemon peak RSS {vm_kb(daemon.proc.pid, 'VmHWM') / 1024:.0f} MB, "
+              f"slowest /healthz meanwhile {probe.stop() * 1000:.0f} ms")
         keys = {k["uid"] for i in range(0, 1000, 100) for k in t.keys_of(t.people[i])}
         t1 = time.time()
         for i in range(0, 1000, 100):

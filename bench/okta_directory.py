@@ -31,6 +31,34 @@ def vm_kb(pid, field):
     return 0
 
 
+class HealthProbe:
+    """Asks /healthz every 50 ms from a thread and keeps the slowest answer:
+    how long the daemon's I/O thread was ever kept from serving."""
+
+    def __init__(self, daemon):
+        import threading
+        self.daemon = daemon
+        self.slowest = 0.0
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def run(self):
+        while not self.done.is_set():
+            start = time.monotonic()
+            try:
+                self.daemon.request("GET", "/healthz", timeout=600)
+            except OSError:
+                pass
+            self.slowest = max(self.slowest, time.monotonic() - start)
+            self.done.wait(0.05)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.slowest
+
+
 def group_sets(user_ids, group_ids, rng):
     """Ten groups per user from the pool; nine users in ten are in group_ids[0] (palette-users)."""
     for i, uid in enumerate(user_ids):
@@ -79,10 +107,12 @@ def main():
     try:
         t0 = time.time()
         daemon = DaemonProcess(ws)
+        probe = HealthProbe(daemon)
         assert daemon.wait_ready(timeout=1800), daemon.output()
         first = time.time() - t0
         rss_first = vm_kb(daemon.proc.pid, "VmHWM")
-        print(f"first cycle (full Okta read + Palette read + plan): {first:.1f} s, daemon peak RSS {rss_first / 1024:.0f} MB")
+        print(f"first cycle (full Okta read + Palette read + plan): {first:.1f} s, daemon peak RSS {rss_first / 1024:.0f} MB, "
+              f"slowest /healthz meanwhile {probe.stop() * 1000:.0f} ms")
 
         victims = ids[:1000:100]  # 10 people with Palette keys
         keys = {k["uid"] for i in range(0, 1000, 100) for k in t.keys_of(t.people[i])}

@@ -5,10 +5,17 @@
 //   plan_scale prepare DB   writes the identities into a fresh store
 //   plan_scale plan DB      loads them and plans (run it as its own process
 //                           so that peak RSS is the plan's alone)
+//   plan_scale reread DB    a later full read of the same directory with 10
+//                           people changed
+//
+// prepare and reread also report the longest a concurrent writer (a push on
+// the daemon's other connection) waited for the write lock meanwhile.
 #include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <thread>
 #include <cstring>
 #include <filesystem>
 
@@ -32,11 +39,43 @@ long peak_rss_mb() {
   return u.ru_maxrss / 1024;
 }
 
+// Writes a kv row on its own connection every few milliseconds, like the
+// daemon's push worker, and keeps the longest wait for the write lock.
+class ConcurrentWriter {
+ public:
+  explicit ConcurrentWriter(const std::filesystem::path& db)
+      : store_(Store::open(db)), thread_([this] { loop(); }) {}
+  ~ConcurrentWriter() {
+    stop_ = true;
+    thread_.join();
+  }
+  double longest_wait_ms() const { return longest_us_.load() / 1000.0; }
+  long writes() const { return writes_.load(); }
+
+ private:
+  void loop() {
+    while (!stop_) {
+      const auto start = std::chrono::steady_clock::now();
+      store_->set_value("bench", "push", std::to_string(writes_.load()));
+      const auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count();
+      if (us > longest_us_.load()) longest_us_ = us;
+      ++writes_;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
+  std::unique_ptr<Store> store_;
+  std::atomic<bool> stop_{false};
+  std::atomic<long> longest_us_{0};
+  std::atomic<long> writes_{0};
+  std::thread thread_;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 || (std::strcmp(argv[1], "prepare") != 0 && std::strcmp(argv[1], "plan") != 0)) {
-    std::fprintf(stderr, "usage: plan_scale prepare|plan DB\n");
+  if (argc != 3 || (std::strcmp(argv[1], "prepare") != 0 && std::strcmp(argv[1], "plan") != 0 &&
+                    std::strcmp(argv[1], "reread") != 0)) {
+    std::fprintf(stderr, "usage: plan_scale prepare|plan|reread DB\n");
     return 2;
   }
   const std::filesystem::path db = argv[2];
@@ -44,9 +83,22 @@ int main(int argc, char** argv) {
     std::filesystem::remove(db);
     auto t = bench::make_tenant(100'000, 10, 250'000, kNow);
     auto store = Store::open(db);
+    ConcurrentWriter pushes(db);
     const auto start = std::chrono::steady_clock::now();
     store->apply_full_read("corp", t.identities, 90'000, kNow - std::chrono::days{90});
-    std::printf("prepare: wrote %zu identities in %.2f s\n", t.identities.size(), seconds_since(start));
+    std::printf("prepare: wrote %zu identities in %.2f s; a concurrent writer waited at most %.1f ms (%ld writes)\n",
+                t.identities.size(), seconds_since(start), pushes.longest_wait_ms(), pushes.writes());
+    return 0;
+  }
+  if (std::strcmp(argv[1], "reread") == 0) {
+    auto t = bench::make_tenant(100'000, 10, 250'000, kNow);
+    for (size_t i = 0; i < 10; ++i) t.identities[i * 9'973].status = IdentityStatus::inactive;
+    auto store = Store::open(db);
+    ConcurrentWriter pushes(db);
+    const auto start = std::chrono::steady_clock::now();
+    store->apply_full_read("corp", t.identities, 90'000, kNow);
+    std::printf("reread: %zu identities, 10 changed, in %.2f s; a concurrent writer waited at most %.1f ms (%ld writes)\n",
+                t.identities.size(), seconds_since(start), pushes.longest_wait_ms(), pushes.writes());
     return 0;
   }
   auto t = bench::make_tenant(100'000, 10, 250'000, kNow);  // the inventory Palette would return
