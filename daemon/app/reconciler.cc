@@ -14,15 +14,38 @@ Reconciler::Reconciler(const Config& config, Store& store, PaletteClient& palett
                        std::vector<std::unique_ptr<Source>>& sources)
     : config_(config), store_(store), palette_(palette), sources_(sources), executor_(store, palette) {}
 
-long Reconciler::entitled_population(const std::vector<Identity>& identities) const {
-  const auto& groups = config_.policy.entitled_groups;
-  const std::unordered_set<std::string> entitled(groups.begin(), groups.end());
+long entitled_population(const std::vector<Identity>& identities, const std::vector<std::string>& entitled_groups) {
+  const std::unordered_set<std::string> entitled(entitled_groups.begin(), entitled_groups.end());
   return std::count_if(identities.begin(), identities.end(), [&](const Identity& id) {
     if (id.status != IdentityStatus::active) return false;
     if (entitled.empty()) return true;
     return std::any_of(id.groups.begin(), id.groups.end(), [&](const std::string& g) { return entitled.count(g) > 0; });
   });
 }
+
+namespace {
+
+// One good read of `source` judged and stored: the shrink rule, then the
+// write. Empty when stored, else why the read is refused. Runs on the
+// blocking pool with values copied from the config (a SIGHUP may change it
+// meanwhile) and frees the read there too: at 100,000 users all of this is
+// seconds of CPU the I/O thread must not spend.
+std::string judge_and_store(Store& store, const std::string& source, FullRead read,
+                            const std::vector<std::string>& entitled_groups, double max_shrink_percent,
+                            Timestamp now) {
+  const long entitled = entitled_population(read.identities, entitled_groups);
+  const auto health = store.source_health(source);
+  const long previous = health ? health->entitled_count : -1;
+  if (shrank_too_much(previous, entitled, max_shrink_percent)) {
+    return "entitled population shrank from " + std::to_string(previous) + " to " + std::to_string(entitled) +
+           ", more than max_shrink_percent " + std::to_string(static_cast<int>(max_shrink_percent)) +
+           "; treated as a bad read";
+  }
+  store.apply_full_read(source, read.identities, entitled, now, read.cursors);
+  return "";
+}
+
+}  // namespace
 
 boost::asio::awaitable<std::vector<SourceReadOutcome>> Reconciler::read_sources(Timestamp now) {
   std::vector<SourceReadOutcome> outcomes;
@@ -31,30 +54,17 @@ boost::asio::awaitable<std::vector<SourceReadOutcome>> Reconciler::read_sources(
     SourceReadOutcome outcome;
     outcome.source = source->name();
     try {
-      const FullRead read = co_await source->read_all();
-      const auto& identities = read.identities;
-      const long entitled = entitled_population(identities);
-      const auto health = store_.source_health(source->name());
-      const long previous = health ? health->entitled_count : -1;
-      if (shrank_too_much(previous, entitled, config_.safety.max_shrink_percent)) {
-        outcome.error = "entitled population shrank from " + std::to_string(previous) + " to " +
-                        std::to_string(entitled) + ", more than max_shrink_percent " +
-                        std::to_string(static_cast<int>(config_.safety.max_shrink_percent)) +
-                        "; treated as a bad read";
-      } else {
-        // At 100,000 identities this is seconds of SQLite work: off the I/O
-        // thread, which keeps serving pushes, hooks and /readyz meanwhile.
-        // Nothing else uses this store connection until it is done.
-        Store* store = &store_;
-        const std::string name = source->name();
-        auto op = run_blocking([store, &name, &identities, entitled, now, &read] {
-          store->apply_full_read(name, identities, entitled, now, read.cursors);
-          return true;
-        });
-        co_await std::move(op);
-        outcome.ok = true;
-        outcome.identities = identities.size();
-      }
+      FullRead read = co_await source->read_all();
+      const size_t count = read.identities.size();
+      // Nothing else uses this store connection until the job is done.
+      auto op = run_blocking([store = &store_, name = source->name(), read = std::move(read),
+                              groups = config_.policy.entitled_groups,
+                              max_shrink = config_.safety.max_shrink_percent, now]() mutable {
+        return judge_and_store(*store, name, std::move(read), groups, max_shrink, now);
+      });
+      outcome.error = co_await std::move(op);
+      outcome.ok = outcome.error.empty();
+      if (outcome.ok) outcome.identities = count;
     } catch (const SourceReadError& e) {
       outcome.error = e.what();
     } catch (const std::exception& e) {

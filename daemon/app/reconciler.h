@@ -63,9 +63,6 @@ class Reconciler {
   // that every reconcile does not file the same plan again. Returns the id.
   std::string quarantine(const Plan& plan, const std::string& reason, Timestamp now);
 
-  // The entitled population of a read, as max_shrink_percent counts it.
-  long entitled_population(const std::vector<Identity>& identities) const;
-
  private:
   const Config& config_;
   Store& store_;
@@ -73,6 +70,10 @@ class Reconciler {
   std::vector<std::unique_ptr<Source>>& sources_;
   Executor executor_;
 };
+
+// The entitled population of a read, as max_shrink_percent counts it: active
+// identities in one of `entitled_groups` (all active ones when it is empty).
+long entitled_population(const std::vector<Identity>& identities, const std::vector<std::string>& entitled_groups);
 
 // "p-" followed by 12 random hex digits.
 std::string new_plan_id();
