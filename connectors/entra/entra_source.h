@@ -109,8 +109,18 @@ class EntraSource final : public Source {
     std::string mail;
   };
 
+  // A full read's rounds turned into what read_all returns and remembers.
+  struct Assembled {
+    std::vector<Identity> identities;
+    std::string group_names;  // the "group_names" cursor: object id -> display name, JSON
+    std::unordered_map<std::string, std::string> known_groups;
+    std::unordered_map<std::string, KnownUser> known_users;
+  };
+  // Pure; runs on the blocking pool.
+  static Assembled assemble(UserDeltaMerge users, GroupDeltaMerge groups, const std::string& context);
+  static std::unordered_map<std::string, KnownUser> known_users_of(const UserDeltaMerge& users);
+
   std::optional<std::string> client_state();
-  void remember_users(const UserDeltaMerge& users);
 
   boost::asio::any_io_executor executor_;
   GraphSettings settings_;
