@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import time
 import unittest
 
@@ -285,7 +286,8 @@ class LargeReadTest(unittest.TestCase):
 
     PEOPLE = 80000
 
-    def test_health_checks_and_pushes_are_served_during_a_large_first_read(self):
+    def large_directory(self):
+        """A workspace with a file source of PEOPLE people and a SCIM source."""
         t = Tenant(8, 16, api_key=API_KEY, seed=23)
         sim = PaletteSim(t.seed(), rate=1000, burst=1000)
         self.addCleanup(sim.stop)
@@ -302,7 +304,34 @@ class LargeReadTest(unittest.TestCase):
             f.write(SCIM_TOKEN)
         ws.sources.append({"name": "corp-scim", "type": "scim", "token_file": "scim.token"})
         ws.write_config()
+        return ws
 
+    def test_sigterm_while_the_read_is_written_on_another_thread_waits_for_it(self):
+        ws = self.large_directory()
+        daemon = DaemonProcess(ws)
+        self.addCleanup(daemon.stop)
+        db = os.path.join(ws.dir, "state", "keywarden.db")
+
+        def writing():
+            # Its first chunks are committed, so the pool thread is writing the rest.
+            try:
+                with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+                    return conn.execute("SELECT count(*) FROM identities").fetchone()[0] > 0
+            except sqlite3.Error:
+                return False
+        self.assertTrue(wait_until(writing, timeout=60, interval=0.01), daemon.output()[-2000:])
+        daemon.signal(signal.SIGTERM)
+        self.assertEqual(daemon.proc.wait(timeout=120), 0, daemon.output()[-2000:])
+        out = daemon.output()
+        self.assertIn("keywarden stopped", out)
+        # The signal came mid-write; the write was finished, not cut off.
+        self.assertIn("reconcile finished", out)
+        self.assertLess(out.index("stopping"), out.index("reconcile finished"))
+        status = json.loads(ws.run("status", "--json", check=0).stdout)
+        self.assertEqual(status["pending_actions"], [])
+
+    def test_health_checks_and_pushes_are_served_during_a_large_first_read(self):
+        ws = self.large_directory()
         daemon = DaemonProcess(ws)
         self.addCleanup(daemon.stop)
         slowest = {"healthz": 0.0, "push": 0.0}
