@@ -8,8 +8,12 @@
 #include <charconv>
 #include <cstdio>
 
+#include "daemon/engine/ascii.h"
+
 namespace palette_sim {
 namespace {
+
+using keywarden::ascii_lower;
 
 namespace net = boost::asio;
 using keywarden::server::Request;
@@ -61,12 +65,6 @@ std::vector<std::string> split_path(std::string_view path) {
     out.emplace_back(path.substr(pos, slash - pos));
     pos = slash + 1;
   }
-  return out;
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
 }
 
@@ -179,7 +177,7 @@ boost::asio::awaitable<std::optional<Response>> SimRoutes::handle(Request req) {
     it->second = key_matches(it->second) ? "<redacted>" : "<wrong>";
   for (const char* secret : {"authorization", "cookie"})
     if (auto it = call.headers.find(secret); it != call.headers.end()) it->second = "<redacted>";
-  if (req.query_param("ApiKey") || lower(req.query).find("apikey=") != std::string::npos)
+  if (req.query_param("ApiKey") || ascii_lower(req.query).find("apikey=") != std::string::npos)
     call.query = "<redacted>";  // a key in the URL must not reach the log
   const CallLog::Id id = calls_.begin(std::move(call));
 
@@ -360,7 +358,7 @@ Response SimRoutes::control(const Request& req) {
 
 void SimRoutes::log_line(const Request& req, int status, Clock::time_point began) const {
   if (!options_.log_requests) return;
-  const bool secret_in_query = lower(req.query).find("apikey") != std::string::npos;
+  const bool secret_in_query = ascii_lower(req.query).find("apikey") != std::string::npos;
   std::string target = req.path;
   if (!req.query.empty()) target += secret_in_query ? "?<redacted>" : "?" + req.query;
   for (char& c : target)

@@ -5,18 +5,13 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/source.h"
+#include "daemon/engine/ascii.h"
 
 namespace keywarden {
 
 namespace {
 
 using nlohmann::json;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // A string property: nullopt when absent, "" when null.
 std::optional<std::string> optional_string(const json& item, const char* name, const std::string& where) {
@@ -54,7 +49,7 @@ std::optional<std::string> removed_reason(const json& item) {
 bool is_user_member(const json& member) {
   const auto it = member.find("@odata.type");
   if (it == member.end() || !it->is_string()) return true;
-  return lower(it->get_ref<const std::string&>()) == "#microsoft.graph.user";
+  return ascii_lower(it->get_ref<const std::string&>()) == "#microsoft.graph.user";
 }
 
 }  // namespace

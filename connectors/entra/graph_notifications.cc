@@ -8,18 +8,13 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/entra/graph_subscriptions.h"
+#include "daemon/engine/ascii.h"
 
 namespace keywarden {
 
 namespace {
 
 using nlohmann::json;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string sha256_hex(const std::string& data) {
   unsigned char digest[EVP_MAX_MD_SIZE];
@@ -69,11 +64,11 @@ std::string user_id_of(const json& item) {
   std::string type;
   std::string id;
   if (const auto data = item.find("resourceData"); data != item.end() && data->is_object()) {
-    type = lower(string_field(*data, "@odata.type"));
+    type = ascii_lower(string_field(*data, "@odata.type"));
     id = string_field(*data, "id");
   }
   const std::string resource = string_field(item, "resource");
-  const bool user_resource = lower(resource).rfind("users/", 0) == 0 || lower(resource).rfind("/users/", 0) == 0;
+  const bool user_resource = ascii_lower(resource).rfind("users/", 0) == 0 || ascii_lower(resource).rfind("/users/", 0) == 0;
   if (type != "#microsoft.graph.user" && !(type.empty() && user_resource)) return "";
   if (id.empty() && user_resource) id = resource.substr(resource.find('/', 1) + 1);
   return id.find('/') == std::string::npos ? id : "";
@@ -168,7 +163,7 @@ PushResponse handle_graph_push(const std::string& source, const std::optional<st
     }
     ++accepted;
     response.read_changes_now = true;  // notifications carry no attributes: delta tells what changed
-    if (lower(string_field(item, "changeType")) == "deleted") {
+    if (ascii_lower(string_field(item, "changeType")) == "deleted") {
       if (const std::string user = user_id_of(item); !user.empty()) mark_user_deleted(source, user, context, response);
     }
   }

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "connectors/source.h"
+#include "daemon/engine/ascii.h"
 
 namespace keywarden {
 
@@ -19,12 +20,6 @@ namespace net = boost::asio;
 using std::chrono::milliseconds;
 
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -69,13 +64,13 @@ std::optional<std::string> next_link(std::string_view header) {
       const std::string_view param = trim(params.substr(0, semi));
       params = semi == std::string_view::npos ? std::string_view() : params.substr(semi + 1);
       const size_t eq = param.find('=');
-      if (eq == std::string_view::npos || lower(trim(param.substr(0, eq))) != "rel") continue;
+      if (eq == std::string_view::npos || ascii_lower(trim(param.substr(0, eq))) != "rel") continue;
       std::string_view value = trim(param.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') value = value.substr(1, value.size() - 2);
       // rel may list several relation types separated by spaces.
       while (!value.empty()) {
         const size_t space = value.find(' ');
-        if (lower(value.substr(0, space)) == "next") return std::string(trim(target));
+        if (ascii_lower(value.substr(0, space)) == "next") return std::string(trim(target));
         value = space == std::string_view::npos ? std::string_view() : trim(value.substr(space + 1));
       }
     }
@@ -152,7 +147,7 @@ std::string OktaClient::url(std::string_view path_and_query) const {
 
 bool OktaClient::same_org(const std::string& url) const {
   const std::optional<Url> parsed = parse_url(url);
-  return parsed && lower(parsed->scheme) == lower(origin_.scheme) && lower(parsed->host) == lower(origin_.host) &&
+  return parsed && ascii_lower(parsed->scheme) == ascii_lower(origin_.scheme) && ascii_lower(parsed->host) == ascii_lower(origin_.host) &&
          parsed->port == origin_.port;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "connectors/okta/okta_events.h"
+#include "daemon/engine/ascii.h"
 
 namespace keywarden {
 
@@ -16,12 +17,6 @@ namespace {
 
 // Okta batches events; a delivery far beyond this is not from Okta.
 constexpr size_t kMaxDeliveryBytes = 8 * 1024 * 1024;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 PushResponse answer(int status, std::string error) {
   PushResponse r;
@@ -83,7 +78,7 @@ bool hook_secret_matches(std::string_view presented, std::string_view expected) 
 }
 
 PushResponse handle_okta_hook(const PushRequest& request, PushContext& context, const OktaHookSettings& settings) {
-  const auto auth = request.headers.find(lower(settings.header));
+  const auto auth = request.headers.find(ascii_lower(settings.header));
   if (settings.secret.empty() || auth == request.headers.end() || !hook_secret_matches(auth->second, settings.secret)) {
     return answer(401, "missing or wrong " + settings.header + " header");
   }
@@ -107,7 +102,7 @@ PushResponse handle_okta_hook(const PushRequest& request, PushContext& context, 
   }
 
   const auto type = request.headers.find("content-type");
-  if (type == request.headers.end() || lower(type->second).rfind("application/json", 0) != 0) {
+  if (type == request.headers.end() || ascii_lower(type->second).rfind("application/json", 0) != 0) {
     return answer(415, "an Event Hook delivery is application/json");
   }
   if (request.body.size() > kMaxDeliveryBytes) return answer(413, "delivery too large");

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/engine/ascii.h"
+
 namespace keywarden {
 
 inline constexpr std::string_view kScimUserSchema = "urn:ietf:params:scim:schemas:core:2.0:User";
@@ -17,9 +19,9 @@ inline constexpr std::string_view kScimGroupSchema = "urn:ietf:params:scim:schem
 inline constexpr std::string_view kScimEnterpriseUserSchema =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-// ASCII case folding: SCIM's caseExact=false comparisons, and lookup keys.
-// Bytes outside A-Z (UTF-8 included) are compared as they are.
-std::string ascii_lower(std::string_view text);
+// ASCII case folding (ascii_lower, daemon/engine/ascii.h): SCIM's
+// caseExact=false comparisons, and lookup keys. Bytes outside A-Z (UTF-8
+// included) are compared as they are.
 bool iequals(std::string_view a, std::string_view b);
 
 // One attribute reference: [schema ":"] attribute ["." sub_attribute].

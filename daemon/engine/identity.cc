@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "daemon/engine/ascii.h"
+
 namespace keywarden {
 
 std::string_view to_string(IdentityStatus s) {
@@ -24,9 +26,7 @@ std::string normalize_email(std::string_view email) {
   size_t begin = 0, end = email.size();
   while (begin < end && std::isspace(static_cast<unsigned char>(email[begin]))) ++begin;
   while (end > begin && std::isspace(static_cast<unsigned char>(email[end - 1]))) --end;
-  std::string out(email.substr(begin, end - begin));
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+  return ascii_lower(email.substr(begin, end - begin));
 }
 
 }  // namespace keywarden

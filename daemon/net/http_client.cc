@@ -16,6 +16,8 @@
 #include <optional>
 #include <stdexcept>
 
+#include "daemon/engine/ascii.h"
+
 namespace keywarden {
 
 namespace net = boost::asio;
@@ -30,12 +32,6 @@ namespace {
 
 constexpr const char* kUserAgent = "keywarden/0.1";
 constexpr unsigned kHeaderLimit = 64 * 1024;
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
 
@@ -259,7 +255,7 @@ class HttpClient::Impl {
     HttpResponse response;
     response.status = static_cast<int>(reply.result_int());
     for (const auto& field : reply) {
-      std::string name = lower(std::string_view(field.name_string().data(), field.name_string().size()));
+      std::string name = ascii_lower(std::string_view(field.name_string().data(), field.name_string().size()));
       auto [it, inserted] = response.headers.try_emplace(std::move(name), std::string(field.value().data(), field.value().size()));
       if (!inserted) {
         it->second += ", ";

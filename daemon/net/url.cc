@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "daemon/engine/ascii.h"
+
 namespace keywarden {
 
 namespace {
@@ -30,12 +32,6 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 }  // namespace
 
 std::string Url::origin() const {
@@ -50,7 +46,7 @@ std::optional<Url> parse_url(std::string_view text) {
   Url url;
   const size_t scheme_end = text.find("://");
   if (scheme_end == std::string_view::npos) return std::nullopt;
-  url.scheme = lower(text.substr(0, scheme_end));
+  url.scheme = ascii_lower(text.substr(0, scheme_end));
   if (url.scheme != "http" && url.scheme != "https") return std::nullopt;
   text.remove_prefix(scheme_end + 3);
 
@@ -69,7 +65,7 @@ std::optional<Url> parse_url(std::string_view text) {
       if (!is_ipv6_char(c)) return std::nullopt;
     }
     if (host.find(':') == std::string_view::npos) return std::nullopt;
-    url.host = lower(host);
+    url.host = ascii_lower(host);
     const std::string_view after = authority.substr(close + 1);
     if (!after.empty()) {
       if (after.front() != ':') return std::nullopt;

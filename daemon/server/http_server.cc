@@ -20,6 +20,8 @@
 #include <utility>
 #include <vector>
 
+#include "daemon/engine/ascii.h"
+
 namespace keywarden::server {
 
 namespace net = boost::asio;
@@ -42,12 +44,6 @@ auto redirect(error_code& ec) { return net::redirect_error(net::use_awaitable, e
 
 // Beast 1.74 uses boost::string_view.
 std::string_view std_view(beast::string_view s) { return {s.data(), s.size()}; }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 bool safe_header_text(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
@@ -420,7 +416,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     r.path = std::string(t.substr(0, q));
     if (q != std::string_view::npos) r.query = std::string(t.substr(q + 1));
     for (const auto& field : msg) {
-      std::string name = lower(std_view(field.name_string()));
+      std::string name = ascii_lower(std_view(field.name_string()));
       auto [it, inserted] = r.headers.emplace(name, std::string(std_view(field.value())));
       if (!inserted) {
         it->second += ", ";
@@ -445,7 +441,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       if (name.empty() || !safe_header_text(name) || !safe_header_text(value) ||
           name.find_first_of(" \t:") != std::string::npos)
         continue;
-      std::string key = lower(name);
+      std::string key = ascii_lower(name);
       if (key == "content-length" || key == "transfer-encoding" || key == "connection") continue;
       out.set(name, value);
     }
