@@ -6,6 +6,7 @@
 
 #include "connectors/blocking_work.h"
 #include "connectors/entra/graph_notifications.h"
+#include "daemon/engine/ascii.h"
 
 namespace keywarden {
 
@@ -25,22 +26,9 @@ constexpr int kMaxPages = 1000000;
 // resyncRequired. Internal: read_changes turns it into resync_required.
 struct DeltaCursorLost {};
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 std::string trimmed_url(std::string url) {
   while (!url.empty() && url.back() == '/') url.pop_back();
   return url;
-}
-
-std::string http_failure(const std::string& where, const GraphResponse& response) {
-  std::string text = where + ": HTTP " + std::to_string(response.status);
-  const std::string code = graph_error_code(response.body);
-  if (!code.empty()) text += " " + code;
-  return text;
 }
 
 using ItemSink = std::function<void(const json& item, const std::string& where)>;
@@ -68,9 +56,9 @@ net::awaitable<std::string> follow_round(GraphClient& graph, std::string start, 
     }
     if (response.status == 410) throw DeltaCursorLost{};
     if (response.status / 100 != 2) {
-      const std::string code = lower(graph_error_code(response.body));
+      const std::string code = ascii_lower(graph_error_code(response.body));
       if (response.status / 100 == 4 && (code == "syncstatenotfound" || code == "resyncrequired")) throw DeltaCursorLost{};
-      throw SourceReadError(http_failure(where, response));
+      throw SourceReadError(graph_http_failure(where, response));
     }
     // A groups page can carry hundreds of thousands of members@delta
     // entries: parsing and merging it is up to a second of CPU, done on the
@@ -86,6 +74,33 @@ net::awaitable<std::string> follow_round(GraphClient& graph, std::string start, 
     link = std::move(links.second);
   }
   throw SourceReadError(graph.message(what + ": more than " + std::to_string(kMaxPages) + " pages; the nextLinks loop"));
+}
+
+// The users round, then the groups round, each merged.
+struct Rounds {
+  UserDeltaMerge users;
+  GroupDeltaMerge groups;
+  std::string users_link;   // the closing deltaLinks
+  std::string groups_link;
+  bool lost = false;        // Graph reset a round (410 Gone, syncStateNotFound): start over
+};
+
+// Follows both rounds from their starts (the initial paths, or stored deltaLinks).
+net::awaitable<Rounds> follow_rounds(GraphClient& graph, std::string users_start, std::string groups_start) {
+  Rounds rounds;
+  try {
+    auto users_op = follow_round(
+        graph, std::move(users_start),
+        [&rounds](const json& item, const std::string& where) { rounds.users.add(item, where); }, "users delta");
+    rounds.users_link = co_await std::move(users_op);
+    auto groups_op = follow_round(
+        graph, std::move(groups_start),
+        [&rounds](const json& item, const std::string& where) { rounds.groups.add(item, where); }, "groups delta");
+    rounds.groups_link = co_await std::move(groups_op);
+  } catch (const DeltaCursorLost&) {
+    rounds.lost = true;
+  }
+  co_return rounds;
 }
 
 ChangeSet resync() {
@@ -160,28 +175,13 @@ EntraSource::Assembled EntraSource::assemble(UserDeltaMerge users, GroupDeltaMer
 
 net::awaitable<FullRead> EntraSource::read_all() {
   GraphClient graph(executor_, settings_, token_, retry_);
-  UserDeltaMerge users;
-  GroupDeltaMerge groups;
-  std::string users_link;
-  std::string groups_link;
-  bool reset = false;
-  try {
-    auto users_op = follow_round(
-        graph, kUsersDelta, [&users](const json& item, const std::string& where) { users.add(item, where); },
-        "users delta");
-    users_link = co_await std::move(users_op);
-    auto groups_op = follow_round(
-        graph, kGroupsDelta, [&groups](const json& item, const std::string& where) { groups.add(item, where); },
-        "groups delta");
-    groups_link = co_await std::move(groups_op);
-  } catch (const DeltaCursorLost&) {
-    reset = true;
-  }
-  if (reset) throw SourceReadError(graph.message("Graph reset the delta round (410 Gone or syncStateNotFound) during a full read"));
+  auto follow = follow_rounds(graph, kUsersDelta, kGroupsDelta);
+  Rounds rounds = co_await std::move(follow);
+  if (rounds.lost) throw SourceReadError(graph.message("Graph reset the delta round (410 Gone or syncStateNotFound) during a full read"));
 
   // Turning the rounds into identities is seconds of CPU at 100,000 users:
   // off the I/O thread, which keeps serving pushes and health checks.
-  auto op = run_blocking([users = std::move(users), groups = std::move(groups),
+  auto op = run_blocking([users = std::move(rounds.users), groups = std::move(rounds.groups),
                           context = graph.message("full read")]() mutable {
     return assemble(std::move(users), std::move(groups), context);
   });
@@ -190,8 +190,8 @@ net::awaitable<FullRead> EntraSource::read_all() {
   known_users_ = std::move(assembled.known_users);
   FullRead read;
   read.identities = std::move(assembled.identities);
-  read.cursors["users_delta"] = users_link;
-  read.cursors["groups_delta"] = groups_link;
+  read.cursors["users_delta"] = rounds.users_link;
+  read.cursors["groups_delta"] = rounds.groups_link;
   read.cursors["group_names"] = std::move(assembled.group_names);
   co_return read;
 }
@@ -204,29 +204,14 @@ net::awaitable<ChangeSet> EntraSource::read_changes(std::map<std::string, std::s
     co_return resync();
   }
   GraphClient graph(executor_, settings_, token_, retry_);
-  UserDeltaMerge users;
-  GroupDeltaMerge groups;
-  std::string users_link;
-  std::string groups_link;
-  bool lost = false;
-  try {
-    auto users_op = follow_round(
-        graph, users_cursor->second,
-        [&users](const json& item, const std::string& where) { users.add(item, where); }, "users delta");
-    users_link = co_await std::move(users_op);
-    auto groups_op = follow_round(
-        graph, groups_cursor->second,
-        [&groups](const json& item, const std::string& where) { groups.add(item, where); }, "groups delta");
-    groups_link = co_await std::move(groups_op);
-  } catch (const DeltaCursorLost&) {
-    lost = true;
-  }
-  if (lost) co_return resync();
+  auto follow = follow_rounds(graph, users_cursor->second, groups_cursor->second);
+  Rounds rounds = co_await std::move(follow);
+  if (rounds.lost) co_return resync();
 
   ChangeSet changes;
   changes.groups_known = false;
   std::unordered_map<std::string, KnownUser> learned;
-  for (const auto& entry : users.users()) {
+  for (const auto& entry : rounds.users.users()) {
     GraphUser user = entry.second;
     if (const auto known = known_users_.find(user.id); known != known_users_.end()) {
       if (!user.user_principal_name) user.user_principal_name = known->second.user_principal_name;
@@ -245,7 +230,7 @@ net::awaitable<ChangeSet> EntraSource::read_changes(std::map<std::string, std::s
       auto op = graph.send("GET", "/v1.0/users/" + url_encode(user.id) + "?$select=" + kUserSelect);
       GraphResponse response = co_await std::move(op);
       if (response.status == 404) continue;  // gone meanwhile: delta will say @removed
-      if (response.status / 100 != 2) throw SourceReadError(http_failure(where, response));
+      if (response.status / 100 != 2) throw SourceReadError(graph_http_failure(where, response));
       const json doc = json::parse(response.body, nullptr, false);
       if (!doc.is_object()) throw SourceReadError(where + ": the answer is not a JSON object");
       UserDeltaMerge fetched;
@@ -268,7 +253,7 @@ net::awaitable<ChangeSet> EntraSource::read_changes(std::map<std::string, std::s
   for (const auto& entry : known_groups_) {
     if (!names.contains(entry.first)) names[entry.first] = entry.second;
   }
-  for (const auto& entry : groups.groups()) {
+  for (const auto& entry : rounds.groups.groups()) {
     const GraphGroup& group = entry.second;
     const auto known = names.find(group.id);
     const bool known_name = known != names.end() && known->is_string();
@@ -288,7 +273,7 @@ net::awaitable<ChangeSet> EntraSource::read_changes(std::map<std::string, std::s
       const std::string where = graph.message("GET group " + group.id);
       auto op = graph.send("GET", "/v1.0/groups/" + url_encode(group.id) + "?$select=id,displayName");
       GraphResponse response = co_await std::move(op);
-      if (response.status / 100 != 2) throw SourceReadError(http_failure(where, response));
+      if (response.status / 100 != 2) throw SourceReadError(graph_http_failure(where, response));
       const json doc = json::parse(response.body, nullptr, false);
       if (!doc.is_object() || !doc.contains("displayName") || !doc["displayName"].is_string()) {
         throw SourceReadError(where + ": the answer has no displayName");
@@ -306,8 +291,8 @@ net::awaitable<ChangeSet> EntraSource::read_changes(std::map<std::string, std::s
   for (const auto& [id, name] : names.items()) {
     if (name.is_string()) known_groups_[id] = name.get<std::string>();
   }
-  changes.cursors["users_delta"] = users_link;
-  changes.cursors["groups_delta"] = groups_link;
+  changes.cursors["users_delta"] = rounds.users_link;
+  changes.cursors["groups_delta"] = rounds.groups_link;
   changes.cursors["group_names"] = names.dump();
   co_return changes;
 }

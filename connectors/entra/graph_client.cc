@@ -245,4 +245,11 @@ net::awaitable<GraphResponse> GraphClient::send(std::string method, std::string 
 
 std::string GraphClient::message(const std::string& text) const { return impl_->message(text); }
 
+std::string graph_http_failure(const std::string& what, const GraphResponse& response) {
+  std::string text = what + ": HTTP " + std::to_string(response.status);
+  const std::string code = graph_error_code(response.body);
+  if (!code.empty()) text += " " + code;
+  return text;
+}
+
 }  // namespace keywarden

@@ -61,6 +61,10 @@ struct GraphResponse {
   std::string location;  // the Location header (410 Gone carries one)
 };
 
+// "<what>: HTTP <status>[ <Graph error code>]", for an answer that is not a
+// good 2xx. Never the body itself: it may echo what was sent.
+std::string graph_http_failure(const std::string& what, const GraphResponse& response);
+
 class GraphClient {
  public:
   // Throws SourceReadError when graph_url or login_url is not an http(s) URL.

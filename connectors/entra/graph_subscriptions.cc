@@ -56,13 +56,6 @@ std::optional<StoredSubscription> parse_subscription(const std::string& body, Ti
   return out;
 }
 
-std::string failure(const std::string& what, const GraphResponse& response) {
-  std::string text = what + ": HTTP " + std::to_string(response.status);
-  const std::string code = graph_error_code(response.body);
-  if (!code.empty()) text += " " + code;
-  return text;
-}
-
 }  // namespace
 
 std::string subscription_scope(const std::string& source) { return "entra:" + source; }
@@ -88,7 +81,7 @@ net::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& sto
         if (r.status == 404) {
           create = true;
         } else if (r.status / 100 != 2) {
-          throw SourceReadError(failure("reauthorize subscription for " + resource, r));
+          throw SourceReadError(graph_http_failure("reauthorize subscription for " + resource, r));
         } else {
           store.set_value(scope, "reauthorize:" + current->id, "");
         }
@@ -101,7 +94,7 @@ net::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& sto
         if (r.status == 404) {
           create = true;
         } else if (r.status / 100 != 2) {
-          throw SourceReadError(failure("renew subscription for " + resource, r));
+          throw SourceReadError(graph_http_failure("renew subscription for " + resource, r));
         } else {
           StoredSubscription renewed{current->id, new_expiry};
           if (auto parsed = parse_subscription(r.body, new_expiry)) renewed.expires = parsed->expires;
@@ -119,7 +112,7 @@ net::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& sto
                            {"clientState", client_state}};
         auto op = graph.send("POST", "/v1.0/subscriptions", body.dump());
         const GraphResponse r = co_await std::move(op);
-        if (r.status / 100 != 2) throw SourceReadError(failure("create subscription for " + resource, r));
+        if (r.status / 100 != 2) throw SourceReadError(graph_http_failure("create subscription for " + resource, r));
         const std::optional<StoredSubscription> created = parse_subscription(r.body, new_expiry);
         if (!created) throw SourceReadError("create subscription for " + resource + ": the answer has no id");
         save_subscription(store, scope, resource, *created);
