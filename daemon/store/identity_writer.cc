@@ -160,11 +160,6 @@ FullReadChanges compare_full_read(sql::StatementCache& statements, const std::st
                                   const std::vector<Identity>& identities) {
   const std::vector<const Identity*> listed = listing_by_subject(identities);
   FullReadChanges changes;
-  auto& upserts = changes.upserts;
-  auto& deleted_listed = changes.deleted_listed;
-  auto& absent = changes.absent;
-  auto& joins = changes.joins;
-  auto& leaves = changes.leaves;
 
   // 1. The source's identities against the listing.
   {
@@ -178,20 +173,20 @@ FullReadChanges compare_full_read(sql::StatementCache& statements, const std::st
       const std::string_view subject_id = rows.text_view(0);
       order.next(subject_id);
       while (i < listed.size() && std::string_view(listed[i]->subject_id) < subject_id) {
-        upserts.push_back(listed[i++]);  // not in the store yet
+        changes.upserts.push_back(listed[i++]);  // not in the store yet
       }
       if (i < listed.size() && listed[i]->subject_id == subject_id) {
         const Identity& identity = *listed[i++];
         if (!same_facts(rows, identity, normalize_email(identity.email))) {
-          upserts.push_back(&identity);
+          changes.upserts.push_back(&identity);
         } else if (identity.status == IdentityStatus::deleted) {
-          deleted_listed.push_back(&identity);
+          changes.deleted_listed.push_back(&identity);
         }
       } else if (rows.text_view(3) != to_string(IdentityStatus::deleted)) {
-        absent.emplace_back(subject_id);
+        changes.absent.emplace_back(subject_id);
       }
     }
-    while (i < listed.size()) upserts.push_back(listed[i++]);
+    while (i < listed.size()) changes.upserts.push_back(listed[i++]);
   }
 
   // 2. The source's memberships, current and past, against the listed groups.
@@ -215,7 +210,7 @@ FullReadChanges compare_full_read(sql::StatementCache& statements, const std::st
     const auto finish = [&] {
       load();
       for (; g < groups.size(); ++g) {
-        joins.push_back({listed[i]->subject_id, std::string(groups[g])});
+        changes.joins.push_back({listed[i]->subject_id, std::string(groups[g])});
       }
       ++i;
       loaded = false;
@@ -231,13 +226,13 @@ FullReadChanges compare_full_read(sql::StatementCache& statements, const std::st
       }
       load();
       while (g < groups.size() && groups[g] < group) {
-        joins.push_back({listed[i]->subject_id, std::string(groups[g++])});
+        changes.joins.push_back({listed[i]->subject_id, std::string(groups[g++])});
       }
       if (g < groups.size() && groups[g] == group) {
-        if (!current) joins.push_back({listed[i]->subject_id, std::string(group)});
+        if (!current) changes.joins.push_back({listed[i]->subject_id, std::string(group)});
         ++g;
       } else if (current) {
-        leaves.push_back({listed[i]->subject_id, std::string(group)});
+        changes.leaves.push_back({listed[i]->subject_id, std::string(group)});
       }
     }
     while (i < listed.size()) finish();
@@ -254,53 +249,40 @@ size_t write_full_read(sql::StatementCache& statements, const std::string& sourc
                        const FullReadChanges& changes, Timestamp now, size_t first, size_t count) {
   // One flat sequence of writes, in an order where any prefix is consistent:
   // identities first (a new membership needs its identity), then
-  // memberships, then the absent, then last_seen.
+  // memberships, then the absent, then last_seen. `section` makes the writes
+  // of one list that fall in [first, end).
   IdentityWriter writer(statements);
   const size_t end = std::min(changes.writes(), first + count);
   size_t i = first;
-  const auto in = [&](size_t base, size_t size) { return i >= base && i < base + size; };
-  size_t base = 0;
-  for (; in(base, changes.upserts.size()) && i < end; ++i) {
-    writer.upsert(source, *changes.upserts[i - base], now);
-  }
-  base += changes.upserts.size();
-  for (; in(base, changes.joins.size()) && i < end; ++i) {
-    const MembershipChange& change = changes.joins[i - base];
-    writer.join(source, change.subject_id, change.group, now);
-  }
-  base += changes.joins.size();
-  for (; in(base, changes.leaves.size()) && i < end; ++i) {
-    const MembershipChange& change = changes.leaves[i - base];
-    writer.leave(source, change.subject_id, change.group, now);
-  }
-  base += changes.leaves.size();
-  for (; in(base, changes.absent.size()) && i < end; ++i) {
-    writer.mark_no_longer_listed(source, changes.absent[i - base], now);
-  }
-  base += changes.absent.size();
-  if (i == base && i < end) {
-    // last_seen of the unchanged. After the writes above, the source's rows
-    // not deleted are the listed ones the source does not call deleted (and
-    // any a push created since the comparison), so one statement reaches
-    // them; the listed-as-deleted few follow one by one.
+  size_t base = 0;  // where the current list starts in the sequence
+  const auto section = [&](size_t size, const auto& write) {
+    for (; i < end && i < base + size; ++i) write(i - base);
+    base += size;
+  };
+  section(changes.upserts.size(), [&](size_t k) { writer.upsert(source, *changes.upserts[k], now); });
+  section(changes.joins.size(), [&](size_t k) {
+    writer.join(source, changes.joins[k].subject_id, changes.joins[k].group, now);
+  });
+  section(changes.leaves.size(), [&](size_t k) {
+    writer.leave(source, changes.leaves[k].subject_id, changes.leaves[k].group, now);
+  });
+  section(changes.absent.size(), [&](size_t k) { writer.mark_no_longer_listed(source, changes.absent[k], now); });
+  // last_seen of the unchanged. After the writes above, the source's rows not
+  // deleted are the listed ones the source does not call deleted (and any a
+  // push created since the comparison), so one statement reaches them; the
+  // listed-as-deleted few follow one by one.
+  section(1, [&](size_t) {
     sql::Statement seen(statements,
                         "UPDATE identities SET last_seen = ?2 "
                         "WHERE source = ?1 AND status != 'deleted' AND last_seen != ?2");
     seen.bind(1, source).bind(2, now);
     seen.run();
-    ++i;
-  }
-  base += 1;
-  if (in(base, changes.deleted_listed.size()) && i < end) {
-    sql::Statement seen_one(statements,
-                            "UPDATE identities SET last_seen = ?3 "
-                            "WHERE source = ?1 AND subject_id = ?2");
-    for (; in(base, changes.deleted_listed.size()) && i < end; ++i) {
-      seen_one.reset();
-      seen_one.bind(1, source).bind(2, changes.deleted_listed[i - base]->subject_id).bind(3, now);
-      seen_one.run();
-    }
-  }
+  });
+  section(changes.deleted_listed.size(), [&](size_t k) {
+    sql::Statement seen_one(statements, "UPDATE identities SET last_seen = ?3 WHERE source = ?1 AND subject_id = ?2");
+    seen_one.bind(1, source).bind(2, changes.deleted_listed[k]->subject_id).bind(3, now);
+    seen_one.run();
+  });
   return i;
 }
 

@@ -350,25 +350,15 @@ std::unique_ptr<Store> Store::open_scratch_copy(const std::filesystem::path& db_
 
 Store::Store(sqlite3* db) : db_(db), statements_(std::make_unique<sql::StatementCache>(db)) {}
 
-void Store::begin_batch() { batch_ = std::make_unique<Transaction>(*statements_, kWrite); }
-void Store::commit_batch() {
-  // On a failed COMMIT the transaction rolls back as `batch` goes out of scope.
-  std::unique_ptr<Transaction> batch = std::move(batch_);
-  batch->commit();
-}
-void Store::rollback_batch() { batch_.reset(); }
-void Store::begin_item() { sql::exec(*statements_, "SAVEPOINT kw_batch_item"); }
-void Store::release_item() { sql::exec(*statements_, "RELEASE kw_batch_item"); }
-void Store::rollback_item() {
-  if (sqlite3_get_autocommit(db_) == 0) {
-    sqlite3_exec(db_, "ROLLBACK TO kw_batch_item; RELEASE kw_batch_item", nullptr, nullptr, nullptr);
-  }
+void Store::EndTransaction::operator()(Transaction* transaction) const { delete transaction; }
+Store::WriteScope Store::begin_write() { return WriteScope(new Transaction(*statements_, kWrite)); }
+void Store::commit_write(WriteScope scope) {
+  scope->commit();  // if COMMIT fails, the transaction rolls back as `scope` ends
 }
 
 Store::~Store() {
   // Every Statement is scoped to a method and the cache finalizes the idle
   // ones, so none is left to block the close.
-  batch_.reset();
   statements_.reset();
   sqlite3_close(db_);
 }

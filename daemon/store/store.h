@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "daemon/engine/identity.h"
@@ -144,27 +145,16 @@ class Store {
   // disk sync for many acknowledged requests.
   template <class F>
   void batch(F&& work) {
-    begin_batch();
-    try {
-      work();
-    } catch (...) {
-      rollback_batch();
-      throw;
-    }
-    commit_batch();
+    WriteScope scope = begin_write();  // rolls back if `work` throws
+    work();
+    commit_write(std::move(scope));
   }
   // Runs one item of a batch: if `work` throws, only its own changes are
-  // undone and the exception propagates; the batch goes on.
+  // undone and the exception propagates; the batch goes on. (Inside a
+  // batch, the write transaction is a savepoint.)
   template <class F>
   void batch_item(F&& work) {
-    begin_item();
-    try {
-      work();
-    } catch (...) {
-      rollback_item();
-      throw;
-    }
-    release_item();
+    batch(std::forward<F>(work));
   }
 
   // ---- Identities -----------------------------------------------------------
@@ -321,15 +311,16 @@ class Store {
 
  private:
   explicit Store(sqlite3* db);
-  void begin_batch();
-  void commit_batch();
-  void rollback_batch();
-  void begin_item();
-  void release_item();
-  void rollback_item();
+  // A write transaction (a savepoint when one is open already), rolled back
+  // unless committed.
+  struct EndTransaction {
+    void operator()(sql::Transaction* transaction) const;
+  };
+  using WriteScope = std::unique_ptr<sql::Transaction, EndTransaction>;
+  WriteScope begin_write();
+  static void commit_write(WriteScope scope);
   sqlite3* db_;
   std::unique_ptr<sql::StatementCache> statements_;  // prepared statements of db_, reused
-  std::unique_ptr<sql::Transaction> batch_;          // the open batch(), if any
 };
 
 }  // namespace keywarden
