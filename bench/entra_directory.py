@@ -15,9 +15,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "integration"))
 
-from harness import DaemonProcess, wait_until  # noqa: E402
 from graph_standin import GraphStandin  # noqa: E402
-from okta_directory import HealthProbe, group_sets, palette_side, vm_kb  # noqa: E402
+from okta_directory import first_cycle, group_sets, palette_side, vm_kb, wait_revoked  # noqa: E402
 
 
 def main():
@@ -44,23 +43,11 @@ def main():
                    "poll_interval": "2s"}]
     ws.write_config()
     try:
-        t0 = time.time()
-        daemon = DaemonProcess(ws)
-        probe = HealthProbe(daemon)
-        assert daemon.wait_ready(timeout=1800), daemon.output()
-        first = time.time() - t0
-        print(f"first cycle (users+groups delta + Palette read + plan): {first:.1f} s, "
-              f"daemon peak RSS {vm_kb(daemon.proc.pid, 'VmHWM') / 1024:.0f} MB, "
-              f"slowest /healthz meanwhile {probe.stop() * 1000:.0f} ms")
-        keys = {k["uid"] for i in range(0, 1000, 100) for k in t.keys_of(t.people[i])}
+        daemon = first_cycle(ws, "users+groups delta + Palette read + plan")
         t1 = time.time()
         for i in range(0, 1000, 100):
             graph.disable_user(ids[i])
-
-        def revoked():
-            state = {k["uid"]: k for k in sim.state()["keys"]}
-            return all(not state[k]["isActive"] for k in keys)
-        assert wait_until(revoked, timeout=120, interval=0.05), daemon.output()
+        wait_revoked(daemon, sim, t)
         print(f"incremental cycle, 10 disabled → 10 revocations: {time.time() - t1:.2f} s "
               f"(poll_interval 2 s included), daemon peak RSS {vm_kb(daemon.proc.pid, 'VmHWM') / 1024:.0f} MB")
         daemon.stop()

@@ -59,6 +59,29 @@ class HealthProbe:
         return self.slowest
 
 
+def first_cycle(ws, what):
+    """Starts `keywarden run` and waits for its first reconcile; prints its
+    time, the daemon's peak RSS and the slowest /healthz meanwhile."""
+    t0 = time.time()
+    daemon = DaemonProcess(ws)
+    probe = HealthProbe(daemon)
+    assert daemon.wait_ready(timeout=1800), daemon.output()
+    print(f"first cycle ({what}): {time.time() - t0:.1f} s, daemon peak RSS {vm_kb(daemon.proc.pid, 'VmHWM') / 1024:.0f} MB, "
+          f"slowest /healthz meanwhile {probe.stop() * 1000:.0f} ms")
+    return daemon
+
+
+def wait_revoked(daemon, sim, t):
+    """Waits until the keys of people 0, 100, …, 900 (the leavers the benches
+    make) are inactive in palette-sim."""
+    keys = {k["uid"] for i in range(0, 1000, 100) for k in t.keys_of(t.people[i])}
+
+    def revoked():
+        state = {k["uid"]: k for k in sim.state()["keys"]}
+        return all(not state[k]["isActive"] for k in keys)
+    assert wait_until(revoked, timeout=120, interval=0.05), daemon.output()
+
+
 def group_sets(user_ids, group_ids, rng):
     """Ten groups per user from the pool; nine users in ten are in group_ids[0] (palette-users)."""
     for i, uid in enumerate(user_ids):
@@ -105,25 +128,12 @@ def main():
                    "poll_interval": "2s"}]
     ws.write_config()
     try:
-        t0 = time.time()
-        daemon = DaemonProcess(ws)
-        probe = HealthProbe(daemon)
-        assert daemon.wait_ready(timeout=1800), daemon.output()
-        first = time.time() - t0
-        rss_first = vm_kb(daemon.proc.pid, "VmHWM")
-        print(f"first cycle (full Okta read + Palette read + plan): {first:.1f} s, daemon peak RSS {rss_first / 1024:.0f} MB, "
-              f"slowest /healthz meanwhile {probe.stop() * 1000:.0f} ms")
-
+        daemon = first_cycle(ws, "full Okta read + Palette read + plan")
         victims = ids[:1000:100]  # 10 people with Palette keys
-        keys = {k["uid"] for i in range(0, 1000, 100) for k in t.keys_of(t.people[i])}
         t1 = time.time()
         for uid in victims:
             okta.suspend(uid)
-
-        def revoked():
-            state = {k["uid"]: k for k in sim.state()["keys"]}
-            return all(not state[k]["isActive"] for k in keys)
-        assert wait_until(revoked, timeout=120, interval=0.05), daemon.output()
+        wait_revoked(daemon, sim, t)
         second = time.time() - t1
         print(f"incremental cycle, 10 suspensions → 10 revocations: {second:.2f} s "
               f"(poll_interval 2 s included), daemon peak RSS {vm_kb(daemon.proc.pid, 'VmHWM') / 1024:.0f} MB, "

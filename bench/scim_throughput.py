@@ -47,7 +47,7 @@ def main():
         status, _, body = daemon.request("GET", "/scim/v2/corp/Users?count=1", headers={"Authorization": "Bearer " + TOKEN})
         stored = json.loads(body)["totalResults"]
         _, _, metrics = daemon.request("GET", "/metrics")
-        counters = dict(re.findall(r"^(keywarden_store_\w+_total) ([\d.e+]+)$", metrics.decode() if isinstance(metrics, bytes) else metrics, re.M))
+        counters = dict(re.findall(r"^(keywarden_store_\w+_total) ([\d.e+]+)$", metrics.decode(), re.M))
         commits = float(counters.get("keywarden_store_commits_total", 0))
         pushes = float(counters.get("keywarden_store_committed_pushes_total", 0))
         if commits:
