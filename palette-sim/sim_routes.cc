@@ -8,7 +8,7 @@
 #include <charconv>
 #include <cstdio>
 
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace palette_sim {
 namespace {

@@ -6,7 +6,7 @@
 
 #include "connectors/blocking_work.h"
 #include "connectors/entra/graph_notifications.h"
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden {
 

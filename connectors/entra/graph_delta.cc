@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/source.h"
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden {
 

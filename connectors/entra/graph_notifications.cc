@@ -8,7 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "connectors/entra/graph_subscriptions.h"
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden {
 

@@ -12,7 +12,7 @@
 #include <stdexcept>
 
 #include "connectors/source.h"
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "connectors/okta/okta_events.h"
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden {
 

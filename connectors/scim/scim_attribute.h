@@ -10,7 +10,7 @@
 #include <string>
 #include <string_view>
 
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden {
 
@@ -19,7 +19,7 @@ inline constexpr std::string_view kScimGroupSchema = "urn:ietf:params:scim:schem
 inline constexpr std::string_view kScimEnterpriseUserSchema =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-// ASCII case folding (ascii_lower, daemon/engine/ascii.h): SCIM's
+// ASCII case folding (ascii_lower, daemon/base/ascii.h): SCIM's
 // caseExact=false comparisons, and lookup keys. Bytes outside A-Z (UTF-8
 // included) are compared as they are.
 bool iequals(std::string_view a, std::string_view b);

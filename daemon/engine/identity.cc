@@ -2,7 +2,7 @@
 
 #include <cctype>
 
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden {
 

@@ -16,7 +16,7 @@
 #include <optional>
 #include <stdexcept>
 
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden {
 

@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-#include "daemon/engine/ascii.h"
+#include "daemon/base/ascii.h"
 
 namespace keywarden::server {
 
