@@ -2,6 +2,7 @@
 // about it over time.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -49,6 +50,36 @@ struct IdentityRecord {
   Timestamp status_since{};  // when keywarden first saw the current status
   Timestamp first_seen{};    // when keywarden first saw the identity at all
   std::vector<MembershipRecord> memberships;  // current and past
+};
+
+// One membership change learnt from an event. When the store does not know
+// the subject yet, it records a person with the hints given (an event may be
+// the first word about someone).
+struct MembershipChange {
+  std::string subject_id;
+  std::string group;  // display name (and, where a source has them, its other names, as more changes)
+  bool member = false;
+  std::string user_name_hint;
+  std::string email_hint;
+};
+
+// What an incremental read or a push learnt about one source: facts, not
+// writes. The store applies all of it in one transaction with one merge rule
+// (Store::apply_changes), so every way in treats a partial identity alike.
+struct IdentityChanges {
+  // Upserts. An empty email or user_name keeps the stored one: an event may
+  // name a person only by id, and the identity must still join its owner.
+  std::vector<Identity> identities;
+  bool groups_known = false;  // true: identities[i].groups is the complete list
+  std::vector<MembershipChange> memberships;
+  // Events to remember for de-duplication (the source checked them unseen).
+  std::vector<std::string> event_ids;
+  // The source's own stored values to set (cursors, subscription state, ...).
+  std::map<std::string, std::string> cursors;
+
+  bool empty() const {
+    return identities.empty() && memberships.empty() && event_ids.empty() && cursors.empty();
+  }
 };
 
 }  // namespace keywarden

@@ -205,6 +205,30 @@ CREATE TABLE scim_members (
 ) STRICT, WITHOUT ROWID;
 CREATE INDEX scim_members_by_member ON scim_members (source, member_id, group_id);
 )sql"},
+    {3, "pushed resources: the tables of any push source that keeps resources", R"sql(
+-- Migration 2 named these after the first source type that kept resources;
+-- the store serves any push source's resources and names none.
+ALTER TABLE scim_resources RENAME TO pushed_resources;
+ALTER TABLE scim_emails RENAME TO pushed_emails;
+ALTER TABLE scim_members RENAME TO pushed_members;
+DROP INDEX scim_resources_by_id;
+DROP INDEX scim_resources_by_age;
+DROP INDEX scim_resources_by_user_name;
+DROP INDEX scim_resources_by_external_id;
+DROP INDEX scim_resources_by_display_name;
+DROP INDEX scim_emails_by_email;
+DROP INDEX scim_members_by_member;
+CREATE UNIQUE INDEX pushed_resources_by_id ON pushed_resources (source, type, id);
+CREATE INDEX pushed_resources_by_age ON pushed_resources (source, type, created, id);
+CREATE INDEX pushed_resources_by_user_name ON pushed_resources (source, type, user_name_lower)
+  WHERE user_name_lower <> '';
+CREATE INDEX pushed_resources_by_external_id ON pushed_resources (source, type, external_id)
+  WHERE external_id <> '';
+CREATE INDEX pushed_resources_by_display_name ON pushed_resources (source, type, display_name_lower)
+  WHERE display_name_lower <> '';
+CREATE INDEX pushed_emails_by_email ON pushed_emails (source, type, email);
+CREATE INDEX pushed_members_by_member ON pushed_members (source, member_id, group_id);
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;

@@ -1,5 +1,7 @@
 #include "daemon/store/store.h"
 
+#include <set>
+
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -444,6 +446,46 @@ void Store::set_membership(const std::string& source, const std::string& subject
   txn.commit();
 }
 
+std::set<std::string> Store::apply_changes(const std::string& source, const IdentityChanges& changes,
+                                           Timestamp now, bool mark_success) {
+  std::set<std::string> affected;
+  Transaction txn(*statements_, kWrite);
+  for (Identity identity : changes.identities) {
+    if (auto old = load_identity(source, identity.subject_id)) {
+      affected.insert(old->email);
+      if (identity.email.empty()) identity.email = old->email;
+      if (identity.user_name.empty()) identity.user_name = old->user_name;
+    }
+    apply_identity_update(source, identity, changes.groups_known, now);
+    affected.insert(normalize_email(identity.email));
+  }
+  Statement email_of(*statements_, "SELECT email FROM identities WHERE source = ?1 AND subject_id = ?2");
+  for (const MembershipChange& m : changes.memberships) {
+    email_of.bind(1, source).bind(2, m.subject_id);
+    std::optional<std::string> email;
+    if (email_of.step()) email = email_of.text(0);
+    email_of.reset();
+    if (!email) {
+      // The first word about this person: record what the event says of
+      // them, so that the membership joins someone with an email.
+      Identity first;
+      first.subject_id = m.subject_id;
+      first.user_name = m.user_name_hint;
+      first.email = m.email_hint;
+      apply_identity_update(source, first, false, now);
+      email = normalize_email(m.email_hint);
+    }
+    set_membership(source, m.subject_id, m.group, m.member, now);
+    affected.insert(*email);
+  }
+  for (const std::string& id : changes.event_ids) remember_event(source, id, now);
+  for (const auto& [name, value] : changes.cursors) set_value(cursor_scope(source), name, value);
+  if (mark_success) record_source_success(source, now);
+  txn.commit();
+  affected.erase("");
+  return affected;
+}
+
 std::vector<IdentityRecord> Store::load_identities() const {
   std::vector<IdentityRecord> records;
   // One snapshot for both scans: a writer in another process cannot slip a
@@ -548,6 +590,16 @@ void Store::record_source_success(const std::string& source, Timestamp now) {
                    "ON CONFLICT (source) DO UPDATE SET healthy = 1, "
                    "last_success = excluded.last_success");
   health.bind(1, source).bind(2, now);
+  health.run();
+  txn.commit();
+}
+
+void Store::record_source_serving(const std::string& source) {
+  Transaction txn(*statements_, kWrite);
+  Statement health(*statements_,
+                   "INSERT INTO source_health (source, healthy) VALUES (?1, 1) "
+                   "ON CONFLICT (source) DO UPDATE SET healthy = 1");
+  health.bind(1, source);
   health.run();
   txn.commit();
 }
@@ -810,6 +862,20 @@ void Store::set_value(const std::string& scope, const std::string& name, const s
   upsert.bind(1, scope).bind(2, name).bind(3, value);
   upsert.run();
   txn.commit();
+}
+
+std::map<std::string, std::string> Store::values(const std::string& scope) const {
+  Statement query(*statements_, "SELECT name, value FROM kv WHERE scope = ?1");
+  query.bind(1, scope);
+  std::map<std::string, std::string> out;
+  while (query.step()) out.emplace(query.text(0), query.text(1));
+  return out;
+}
+
+bool Store::event_seen(const std::string& source, const std::string& event_id) const {
+  Statement query(*statements_, "SELECT 1 FROM events WHERE source = ?1 AND event_id = ?2");
+  query.bind(1, source).bind(2, event_id);
+  return query.step();
 }
 
 bool Store::remember_event(const std::string& source, const std::string& event_id, Timestamp now) {

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -90,12 +91,13 @@ struct QuarantinedPlan {
   std::vector<Action> actions;
 };
 
-// ---- SCIM service provider state (rows for connectors/scim) ---------------
-// The store keeps these rows for the SCIM connector and compares their keys
-// byte for byte; it never reads the JSON inside them.
+// ---- Pushed resources -------------------------------------------------------
+// Rows a push source keeps of its own (a SCIM service provider's Users and
+// Groups, so that it can answer its client's GETs, filters and PATCHes). The
+// store compares their keys byte for byte; it never reads the JSON inside.
 
-// One SCIM resource of a source. `type` is "User" or "Group".
-struct ScimResourceRow {
+// One resource of a source. `type` is "User" or "Group".
+struct PushedResourceRow {
   std::string type;
   std::string id;
   std::string json;
@@ -106,21 +108,21 @@ struct ScimResourceRow {
 
 // What a resource is found by; the connector folds case before the store sees
 // a key. Empty keys are never matched.
-struct ScimResourceKeys {
+struct PushedResourceKeys {
   std::string user_name_lower;
   std::string external_id;
   std::string display_name_lower;
   std::vector<std::string> emails;
 };
 
-enum class ScimKey { user_name_lower, external_id, display_name_lower, email };
+enum class PushedResourceKey { user_name_lower, external_id, display_name_lower, email };
 
 // One member of a group: the member's id and its member object (JSON text).
-struct ScimMemberRow {
+struct PushedMemberRow {
   std::string member_id;
   std::string json;
 };
-// ---- end of SCIM service provider state ------------------------------------
+// ---- end of pushed resources -----------------------------------------------
 
 class Store {
  public:
@@ -197,6 +199,18 @@ class Store {
   void set_membership(const std::string& source, const std::string& subject_id,
                       const std::string& group, bool member, Timestamp now);
 
+  // What an incremental read or a push learnt (see IdentityChanges), applied
+  // in one transaction (a savepoint inside a batch) with the one merge rule:
+  // an upsert with an empty email or userName keeps the stored one; a
+  // membership of an unknown subject first records them with the change's
+  // hints; event ids are remembered; cursors are stored in
+  // cursor_scope(source). With `mark_success` the source also becomes
+  // healthy (an accepted push, a good incremental read). Returns the
+  // normalized emails of everyone touched, before and after the change: the
+  // owners to reconcile at once.
+  std::set<std::string> apply_changes(const std::string& source, const IdentityChanges& changes,
+                                      Timestamp now, bool mark_success);
+
   // Every identity of every source, with memberships.
   std::vector<IdentityRecord> load_identities() const;
   // The identities, of any source, whose normalized email equals `email`.
@@ -211,6 +225,9 @@ class Store {
   void record_read_failure(const std::string& source, const std::string& error, Timestamp now);
   // Marks the source healthy without a full read (push sources, on an accepted push).
   void record_source_success(const std::string& source, Timestamp now);
+  // A push source the daemon serves: healthy, its last success (the last
+  // accepted push) left as it is.
+  void record_source_serving(const std::string& source);
   std::optional<SourceHealth> source_health(const std::string& source) const;
   std::vector<SourceHealth> all_source_health() const;
 
@@ -266,48 +283,53 @@ class Store {
   std::optional<std::string> get_value(const std::string& scope, const std::string& name) const;
   void set_value(const std::string& scope, const std::string& name, const std::string& value);
 
+  // Every value of `scope`, by name (a source's stored state).
+  std::map<std::string, std::string> values(const std::string& scope) const;
+  // True when (source, event_id) has been remembered (and not pruned).
+  bool event_seen(const std::string& source, const std::string& event_id) const;
+
   // Push de-duplication: true the first time (source, event_id) is seen, false
   // after. Entries older than `keep_until` may be pruned by prune_events.
   bool remember_event(const std::string& source, const std::string& event_id, Timestamp now);
   void prune_events(Timestamp older_than);
 
-  // ---- SCIM service provider state (connectors/scim; daemon/store/scim_store.cc) ----
+  // ---- Pushed resources (daemon/store/pushed_resources.cc) ---------------------
   //
-  // The resources a SCIM client pushed to `source`. Unlike the methods above,
+  // The resources a client pushed to `source`. Unlike the methods above,
   // each of these joins the caller's transaction when one is open on this
-  // connection (the daemon answers a SCIM request inside one), and is a
-  // transaction of its own otherwise.
+  // connection (the daemon answers a push inside one), and is a transaction
+  // of its own otherwise. Connectors reach them through PushedResources.
 
-  std::optional<ScimResourceRow> scim_resource(const std::string& source, std::string_view type,
+  std::optional<PushedResourceRow> pushed_resource(const std::string& source, std::string_view type,
                                                const std::string& id) const;
   // Resources of `type` whose `key` equals `value`, oldest first (created, id).
   // Empty when `value` is empty.
-  std::vector<ScimResourceRow> scim_find(const std::string& source, std::string_view type,
-                                         ScimKey key, const std::string& value) const;
+  std::vector<PushedResourceRow> pushed_find(const std::string& source, std::string_view type,
+                                         PushedResourceKey key, const std::string& value) const;
   // Resources of `type`, oldest first (created, id), skipping `offset`, at
   // most `limit`.
-  std::vector<ScimResourceRow> scim_list(const std::string& source, std::string_view type,
+  std::vector<PushedResourceRow> pushed_list(const std::string& source, std::string_view type,
                                          int64_t offset, int64_t limit) const;
-  int64_t scim_count(const std::string& source, std::string_view type) const;
+  int64_t pushed_count(const std::string& source, std::string_view type) const;
   // Inserts or replaces a resource and its keys: created is kept for an
   // existing resource (`now` for a new one), modified = now, version + 1.
   // Returns the row as stored.
-  ScimResourceRow scim_put(const std::string& source, std::string_view type, const std::string& id,
-                           const std::string& json, const ScimResourceKeys& keys, Timestamp now);
+  PushedResourceRow pushed_put(const std::string& source, std::string_view type, const std::string& id,
+                           const std::string& json, const PushedResourceKeys& keys, Timestamp now);
   // Deletes the resource, its emails and its member rows (for a group).
   // False when there was none.
-  bool scim_remove(const std::string& source, std::string_view type, const std::string& id);
+  bool pushed_remove(const std::string& source, std::string_view type, const std::string& id);
   // A group's members, ordered by member id.
-  std::vector<ScimMemberRow> scim_members(const std::string& source, const std::string& group_id) const;
+  std::vector<PushedMemberRow> pushed_members(const std::string& source, const std::string& group_id) const;
   // The ids of the groups listing `member_id`, ordered.
-  std::vector<std::string> scim_groups_with_member(const std::string& source,
+  std::vector<std::string> pushed_groups_with_member(const std::string& source,
                                                    const std::string& member_id) const;
   // Inserts or replaces one member row.
-  void scim_put_member(const std::string& source, const std::string& group_id, const ScimMemberRow& member);
+  void pushed_put_member(const std::string& source, const std::string& group_id, const PushedMemberRow& member);
   // False when the group did not list the member.
-  bool scim_remove_member(const std::string& source, const std::string& group_id,
+  bool pushed_remove_member(const std::string& source, const std::string& group_id,
                           const std::string& member_id);
-  // ---- end of SCIM service provider state ------------------------------------
+  // ---- end of pushed resources ----------------------------------------------
 
  private:
   explicit Store(sqlite3* db);

@@ -1,5 +1,6 @@
 // Each test is named after the failure it guards against.
 #include "daemon/store/store.h"
+#include "daemon/store/schema.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -41,7 +42,7 @@ Action revoke_action(std::string key_uid, Reason reason = Reason::identity_inact
   action.owner_uid = "owner-of-" + key_uid;
   action.owner_email = "owner@example.com";
   action.reason = reason;
-  action.source = "corp-okta";
+  action.source = "corp-idp";
   action.detail = "status DEPROVISIONED";
   return action;
 }
@@ -110,50 +111,50 @@ class StoreTest : public ::testing::Test {
 // ---- Identities --------------------------------------------------------------
 
 TEST_F(StoreTest, StatusSinceMovesOnlyOnStatusChange) {
-  store_->apply_full_read("okta", {person("u1", "a@x.com")}, 1, at(100));
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com")}, 1, at(100));
   Identity same_status = person("u1", "a@x.com");
   same_status.status_detail = "reworded by the source";
-  store_->apply_full_read("okta", {same_status}, 1, at(200));
-  IdentityRecord record = identity("okta", "u1");
+  store_->apply_full_read("idp-a", {same_status}, 1, at(200));
+  IdentityRecord record = identity("idp-a", "u1");
   EXPECT_EQ(record.status_since, at(100));
   EXPECT_EQ(record.first_seen, at(100));
   EXPECT_EQ(record.status_detail, "reworded by the source");
 
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::inactive)}, 0, at(300));
-  record = identity("okta", "u1");
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::inactive)}, 0, at(300));
+  record = identity("idp-a", "u1");
   EXPECT_EQ(record.status, IdentityStatus::inactive);
   EXPECT_EQ(record.status_since, at(300));
   EXPECT_EQ(record.first_seen, at(100));
 
   Identity still_inactive = person("u1", "a@x.com", IdentityStatus::inactive);
-  store_->apply_identity_update("okta", still_inactive, false, at(400));
-  EXPECT_EQ(identity("okta", "u1").status_since, at(300));
+  store_->apply_identity_update("idp-a", still_inactive, false, at(400));
+  EXPECT_EQ(identity("idp-a", "u1").status_since, at(300));
 }
 
 TEST_F(StoreTest, EmailIsStoredNormalizedAndFoundCaseInsensitively) {
   store_->apply_full_read(
-      "okta", {person("u1", "  Alice@Example.COM ", IdentityStatus::active, {"palette-users"})}, 1,
+      "idp-a", {person("u1", "  Alice@Example.COM ", IdentityStatus::active, {"palette-users"})}, 1,
       at(100));
-  store_->apply_full_read("entra", {person("e1", "alice@example.com")}, 0, at(100));
-  store_->apply_full_read("entra2", {person("e2", "bob@example.com")}, 0, at(100));
+  store_->apply_full_read("idp-b", {person("e1", "alice@example.com")}, 0, at(100));
+  store_->apply_full_read("idp-b2", {person("e2", "bob@example.com")}, 0, at(100));
 
-  EXPECT_EQ(identity("okta", "u1").email, "alice@example.com");
+  EXPECT_EQ(identity("idp-a", "u1").email, "alice@example.com");
   const std::vector<IdentityRecord> found = store_->load_identities_by_email("alice@example.com");
   ASSERT_EQ(found.size(), 2u);
-  EXPECT_EQ(found[0].source, "entra");
-  EXPECT_EQ(found[1].source, "okta");
-  ASSERT_EQ(found[1].memberships.size(), 1u);
-  EXPECT_EQ(found[1].memberships[0].group, "palette-users");
+  EXPECT_EQ(found[0].source, "idp-a");
+  EXPECT_EQ(found[1].source, "idp-b");
+  ASSERT_EQ(found[0].memberships.size(), 1u);
+  EXPECT_EQ(found[0].memberships[0].group, "palette-users");
   EXPECT_EQ(store_->load_identities_by_email(" ALICE@example.com").size(), 2u);
   EXPECT_TRUE(store_->load_identities_by_email("nobody@example.com").empty());
 }
 
 TEST_F(StoreTest, MembershipFirstSeenSurvivesRereads) {
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
                           at(100));
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1", "g2"})},
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1", "g2"})},
                           1, at(200));
-  const IdentityRecord record = identity("okta", "u1");
+  const IdentityRecord record = identity("idp-a", "u1");
   ASSERT_EQ(record.memberships.size(), 2u);
   EXPECT_EQ(membership(record, "g1")->first_seen, at(100));
   EXPECT_FALSE(membership(record, "g1")->removed_at.has_value());
@@ -161,114 +162,114 @@ TEST_F(StoreTest, MembershipFirstSeenSurvivesRereads) {
 }
 
 TEST_F(StoreTest, GroupMissingFromReadGetsRemovedAt) {
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1", "g2"})},
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1", "g2"})},
                           1, at(100));
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g2"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g2"})}, 1,
                           at(200));
-  IdentityRecord record = identity("okta", "u1");
+  IdentityRecord record = identity("idp-a", "u1");
   ASSERT_NE(membership(record, "g1"), nullptr);
   EXPECT_EQ(membership(record, "g1")->removed_at, at(200));
   EXPECT_EQ(membership(record, "g1")->first_seen, at(100));
   EXPECT_FALSE(membership(record, "g2")->removed_at.has_value());
 
   // A later read that still omits it does not move removed_at.
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g2"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g2"})}, 1,
                           at(300));
-  record = identity("okta", "u1");
+  record = identity("idp-a", "u1");
   EXPECT_EQ(membership(record, "g1")->removed_at, at(200));
 }
 
 TEST_F(StoreTest, RejoinedGroupRestartsFirstSeen) {
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
                           at(100));
-  store_->apply_full_read("okta", {person("u1", "a@x.com")}, 0, at(200));
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com")}, 0, at(200));
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
                           at(300));
-  const IdentityRecord record = identity("okta", "u1");
+  const IdentityRecord record = identity("idp-a", "u1");
   ASSERT_EQ(record.memberships.size(), 1u);
   EXPECT_EQ(record.memberships[0].first_seen, at(300));
   EXPECT_FALSE(record.memberships[0].removed_at.has_value());
 }
 
 TEST_F(StoreTest, DuplicateGroupInOneReadIsOneMembership) {
-  store_->apply_full_read("entra", {person("e1", "a@x.com", IdentityStatus::active, {"g", "g"})}, 1,
+  store_->apply_full_read("idp-b", {person("e1", "a@x.com", IdentityStatus::active, {"g", "g"})}, 1,
                           at(100));
-  EXPECT_EQ(identity("entra", "e1").memberships.size(), 1u);
+  EXPECT_EQ(identity("idp-b", "e1").memberships.size(), 1u);
 }
 
 TEST_F(StoreTest, IdentityAbsentFromFullReadBecomesDeleted) {
-  store_->apply_full_read("okta",
+  store_->apply_full_read("idp-a",
                           {person("u1", "a@x.com", IdentityStatus::active, {"g1"}),
                            person("u2", "b@x.com", IdentityStatus::active, {"g1"})},
                           2, at(100));
-  store_->apply_full_read("entra", {person("e1", "c@x.com", IdentityStatus::active, {"g1"})}, 1,
+  store_->apply_full_read("idp-b", {person("e1", "c@x.com", IdentityStatus::active, {"g1"})}, 1,
                           at(100));
 
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
                           at(200));
-  IdentityRecord gone = identity("okta", "u2");
+  IdentityRecord gone = identity("idp-a", "u2");
   EXPECT_EQ(gone.status, IdentityStatus::deleted);
   EXPECT_EQ(gone.status_detail, "no longer listed by the source");
   EXPECT_EQ(gone.status_since, at(200));
   EXPECT_EQ(membership(gone, "g1")->removed_at, at(200));
 
   // Other identities and other sources are untouched.
-  EXPECT_EQ(identity("okta", "u1").status, IdentityStatus::active);
-  EXPECT_EQ(identity("entra", "e1").status, IdentityStatus::active);
-  EXPECT_FALSE(membership(identity("entra", "e1"), "g1")->removed_at.has_value());
+  EXPECT_EQ(identity("idp-a", "u1").status, IdentityStatus::active);
+  EXPECT_EQ(identity("idp-b", "e1").status, IdentityStatus::active);
+  EXPECT_FALSE(membership(identity("idp-b", "e1"), "g1")->removed_at.has_value());
 
   // Already deleted: a later read does not move status_since again.
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
                           at(300));
-  EXPECT_EQ(identity("okta", "u2").status_since, at(200));
+  EXPECT_EQ(identity("idp-a", "u2").status_since, at(200));
 
   // Listed again: active again, from then on.
-  store_->apply_full_read("okta", {person("u1", "a@x.com"), person("u2", "b@x.com")}, 0, at(400));
-  gone = identity("okta", "u2");
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com"), person("u2", "b@x.com")}, 0, at(400));
+  gone = identity("idp-a", "u2");
   EXPECT_EQ(gone.status, IdentityStatus::active);
   EXPECT_EQ(gone.status_since, at(400));
   EXPECT_EQ(gone.first_seen, at(100));
 }
 
 TEST_F(StoreTest, EmptyFullReadDeletesEverySubjectOfThatSourceOnly) {
-  store_->apply_full_read("okta", {person("u1", "a@x.com"), person("u2", "b@x.com")}, 2, at(100));
-  store_->apply_full_read("entra", {person("e1", "c@x.com")}, 1, at(100));
-  store_->apply_full_read("okta", {}, 0, at(200));
-  EXPECT_EQ(identity("okta", "u1").status, IdentityStatus::deleted);
-  EXPECT_EQ(identity("okta", "u2").status, IdentityStatus::deleted);
-  EXPECT_EQ(identity("entra", "e1").status, IdentityStatus::active);
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com"), person("u2", "b@x.com")}, 2, at(100));
+  store_->apply_full_read("idp-b", {person("e1", "c@x.com")}, 1, at(100));
+  store_->apply_full_read("idp-a", {}, 0, at(200));
+  EXPECT_EQ(identity("idp-a", "u1").status, IdentityStatus::deleted);
+  EXPECT_EQ(identity("idp-a", "u2").status, IdentityStatus::deleted);
+  EXPECT_EQ(identity("idp-b", "e1").status, IdentityStatus::active);
 }
 
 TEST_F(StoreTest, IdentityUpdateWithoutGroupsKeepsMemberships) {
-  store_->apply_full_read("scim", {person("s1", "a@x.com", IdentityStatus::active, {"g1", "g2"})},
+  store_->apply_full_read("idp-c", {person("s1", "a@x.com", IdentityStatus::active, {"g1", "g2"})},
                           1, at(100));
-  store_->apply_identity_update("scim", person("s1", "a@x.com", IdentityStatus::inactive), false,
+  store_->apply_identity_update("idp-c", person("s1", "a@x.com", IdentityStatus::inactive), false,
                                 at(200));
-  IdentityRecord record = identity("scim", "s1");
+  IdentityRecord record = identity("idp-c", "s1");
   EXPECT_EQ(record.status, IdentityStatus::inactive);
   EXPECT_EQ(record.status_since, at(200));
   ASSERT_EQ(record.memberships.size(), 2u);
   for (const MembershipRecord& m : record.memberships) EXPECT_FALSE(m.removed_at.has_value());
 
   // With groups known, the update does sync them.
-  store_->apply_identity_update("scim", person("s1", "a@x.com", IdentityStatus::active, {"g2"}),
+  store_->apply_identity_update("idp-c", person("s1", "a@x.com", IdentityStatus::active, {"g2"}),
                                 true, at(300));
-  record = identity("scim", "s1");
+  record = identity("idp-c", "s1");
   EXPECT_EQ(membership(record, "g1")->removed_at, at(300));
   EXPECT_FALSE(membership(record, "g2")->removed_at.has_value());
 }
 
 TEST_F(StoreTest, IdentityUpdateDoesNotDeleteOtherIdentities) {
-  store_->apply_full_read("scim", {person("s1", "a@x.com"), person("s2", "b@x.com")}, 2, at(100));
-  store_->apply_identity_update("scim", person("s3", "c@x.com"), true, at(200));
-  EXPECT_EQ(identity("scim", "s1").status, IdentityStatus::active);
-  EXPECT_EQ(identity("scim", "s3").first_seen, at(200));
+  store_->apply_full_read("idp-c", {person("s1", "a@x.com"), person("s2", "b@x.com")}, 2, at(100));
+  store_->apply_identity_update("idp-c", person("s3", "c@x.com"), true, at(200));
+  EXPECT_EQ(identity("idp-c", "s1").status, IdentityStatus::active);
+  EXPECT_EQ(identity("idp-c", "s3").first_seen, at(200));
   EXPECT_EQ(store_->load_identities().size(), 3u);
 }
 
 TEST_F(StoreTest, SetMembershipOnUnknownSubjectCreatesPlaceholder) {
-  store_->set_membership("scim", "s9", "palette-users", true, at(100));
-  IdentityRecord record = identity("scim", "s9");
+  store_->set_membership("idp-c", "s9", "palette-users", true, at(100));
+  IdentityRecord record = identity("idp-c", "s9");
   EXPECT_EQ(record.status, IdentityStatus::active);
   EXPECT_EQ(record.email, "");
   EXPECT_EQ(record.first_seen, at(100));
@@ -276,25 +277,25 @@ TEST_F(StoreTest, SetMembershipOnUnknownSubjectCreatesPlaceholder) {
   EXPECT_EQ(record.memberships[0].first_seen, at(100));
 
   // The user push that follows fills the placeholder in and keeps the group.
-  store_->apply_identity_update("scim", person("s9", "Nine@X.com"), false, at(110));
-  record = identity("scim", "s9");
+  store_->apply_identity_update("idp-c", person("s9", "Nine@X.com"), false, at(110));
+  record = identity("idp-c", "s9");
   EXPECT_EQ(record.email, "nine@x.com");
   EXPECT_EQ(record.first_seen, at(100));
   EXPECT_EQ(record.memberships.size(), 1u);
 
-  store_->set_membership("scim", "s9", "palette-users", true, at(120));  // no change
-  EXPECT_EQ(identity("scim", "s9").memberships[0].first_seen, at(100));
-  store_->set_membership("scim", "s9", "palette-users", false, at(130));
-  EXPECT_EQ(identity("scim", "s9").memberships[0].removed_at, at(130));
-  store_->set_membership("scim", "s9", "palette-users", true, at(140));
-  record = identity("scim", "s9");
+  store_->set_membership("idp-c", "s9", "palette-users", true, at(120));  // no change
+  EXPECT_EQ(identity("idp-c", "s9").memberships[0].first_seen, at(100));
+  store_->set_membership("idp-c", "s9", "palette-users", false, at(130));
+  EXPECT_EQ(identity("idp-c", "s9").memberships[0].removed_at, at(130));
+  store_->set_membership("idp-c", "s9", "palette-users", true, at(140));
+  record = identity("idp-c", "s9");
   EXPECT_EQ(record.memberships[0].first_seen, at(140));
   EXPECT_FALSE(record.memberships[0].removed_at.has_value());
 }
 
 TEST_F(StoreTest, SetMembershipRemovalOfUnknownGroupRecordsNothing) {
-  store_->set_membership("scim", "s1", "never-joined", false, at(100));
-  EXPECT_TRUE(identity("scim", "s1").memberships.empty());
+  store_->set_membership("idp-c", "s1", "never-joined", false, at(100));
+  EXPECT_TRUE(identity("idp-c", "s1").memberships.empty());
 }
 
 TEST_F(StoreTest, LoadIdentitiesAttachesEachMembershipToItsOwnIdentity) {
@@ -327,11 +328,11 @@ TEST_F(StoreTest, LoadIdentitiesAttachesEachMembershipToItsOwnIdentity) {
 }
 
 TEST_F(StoreTest, SubjectListedTwiceInOneReadTakesTheLastEntry) {
-  store_->apply_full_read("okta",
+  store_->apply_full_read("idp-a",
                           {person("u1", "first@x.com", IdentityStatus::active, {"g1"}),
                            person("u1", "second@x.com", IdentityStatus::inactive, {"g2"})},
                           1, at(100));
-  const IdentityRecord record = identity("okta", "u1");
+  const IdentityRecord record = identity("idp-a", "u1");
   EXPECT_EQ(record.email, "second@x.com");
   EXPECT_EQ(record.status, IdentityStatus::inactive);
   ASSERT_EQ(record.memberships.size(), 1u);
@@ -339,12 +340,12 @@ TEST_F(StoreTest, SubjectListedTwiceInOneReadTakesTheLastEntry) {
 }
 
 TEST_F(StoreTest, LastSeenFollowsTheReadsThatListTheIdentity) {
-  store_->apply_full_read("okta",
+  store_->apply_full_read("idp-a",
                           {person("u1", "a@x.com"), person("u2", "b@x.com"),
                            person("u3", "c@x.com", IdentityStatus::deleted)},
                           2, at(100));
   store_->apply_full_read(
-      "okta", {person("u1", "a@x.com"), person("u3", "c@x.com", IdentityStatus::deleted)}, 1,
+      "idp-a", {person("u1", "a@x.com"), person("u3", "c@x.com", IdentityStatus::deleted)}, 1,
       at(200));
   const auto last_seen = [&](const std::string& subject_id) {
     return query_int("SELECT last_seen FROM identities WHERE subject_id = '" + subject_id + "'");
@@ -352,7 +353,7 @@ TEST_F(StoreTest, LastSeenFollowsTheReadsThatListTheIdentity) {
   EXPECT_EQ(last_seen("u1"), 200);  // unchanged, listed
   EXPECT_EQ(last_seen("u2"), 100);  // absent: last listed at 100
   EXPECT_EQ(last_seen("u3"), 200);  // listed as deleted
-  EXPECT_EQ(identity("okta", "u3").status_since, at(100));
+  EXPECT_EQ(identity("idp-a", "u3").status_since, at(100));
 }
 
 // The full read merges the listing with ordered scans; a merge that drifts by
@@ -445,21 +446,21 @@ TEST_F(StoreTest, FullReadMergeMatchesTheContractOverRandomReads) {
 
 TEST_F(StoreTest, FullReadThatFailsHalfwayChangesNothing) {
   store_->apply_full_read(
-      "okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1"}), person("u2", "b@x.com")}, 2,
+      "idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1"}), person("u2", "b@x.com")}, 2,
       at(100));
   // Fault injection: the last write of the read, the source's health, fails.
   exec_raw(
       "CREATE TRIGGER fail_health BEFORE UPDATE ON source_health BEGIN SELECT RAISE(ABORT, "
       "'injected health failure'); END;");
   EXPECT_THROW(store_->apply_full_read(
-                   "okta", {person("u1", "a@x.com", IdentityStatus::inactive, {"g2"})}, 1, at(200)),
+                   "idp-a", {person("u1", "a@x.com", IdentityStatus::inactive, {"g2"})}, 1, at(200)),
                StoreError);
-  const IdentityRecord u1 = identity("okta", "u1");
+  const IdentityRecord u1 = identity("idp-a", "u1");
   EXPECT_EQ(u1.status, IdentityStatus::active);
   ASSERT_EQ(u1.memberships.size(), 1u);
   EXPECT_FALSE(u1.memberships[0].removed_at.has_value());
-  EXPECT_EQ(identity("okta", "u2").status, IdentityStatus::active);
-  EXPECT_EQ(store_->source_health("okta")->last_success, at(100));
+  EXPECT_EQ(identity("idp-a", "u2").status, IdentityStatus::active);
+  EXPECT_EQ(store_->source_health("idp-a")->last_success, at(100));
 }
 
 // 6,000 people in 3 groups each: 24,000 writes, several commits' worth.
@@ -484,56 +485,56 @@ TEST_F(StoreTest, AHugeFirstReadLetsAnotherWriterInBetweenItsCommits) {
     while (!stop) {
       pushes->batch([&] {
         pushes->set_value("test", "push", std::to_string(pushed.load()));
-        if (pushes->load_identity("okta", "u0") && !pushes->source_health("okta")) ++between;
+        if (pushes->load_identity("idp-a", "u0") && !pushes->source_health("idp-a")) ++between;
       });
       ++pushed;
     }
   });
   const std::vector<Identity> people = big_directory();
   while (pushed.load() == 0) std::this_thread::yield();
-  store_->apply_full_read("okta", people, 6'000, at(100), {{"log_next", "https://okta/next"}});
+  store_->apply_full_read("idp-a", people, 6'000, at(100), {{"log_next", "https://idp.example/next"}});
   stop = true;
   writer.join();
   // Written in one transaction, the other writer would get in only before or after it.
   EXPECT_GE(between.load(), 1) << "the other writer never got the lock between commits";
 
-  EXPECT_EQ(query_int("SELECT count(*) FROM identities WHERE source = 'okta'"), 6'000);
-  EXPECT_EQ(query_int("SELECT count(*) FROM memberships WHERE source = 'okta' AND removed_at IS NULL"), 18'000);
-  EXPECT_EQ(store_->source_health("okta")->last_success, at(100));
-  EXPECT_EQ(store_->source_health("okta")->entitled_count, 6'000);
-  EXPECT_EQ(store_->get_value(Store::cursor_scope("okta"), "log_next"), "https://okta/next");
+  EXPECT_EQ(query_int("SELECT count(*) FROM identities WHERE source = 'idp-a'"), 6'000);
+  EXPECT_EQ(query_int("SELECT count(*) FROM memberships WHERE source = 'idp-a' AND removed_at IS NULL"), 18'000);
+  EXPECT_EQ(store_->source_health("idp-a")->last_success, at(100));
+  EXPECT_EQ(store_->source_health("idp-a")->entitled_count, 6'000);
+  EXPECT_EQ(store_->get_value(Store::cursor_scope("idp-a"), "log_next"), "https://idp.example/next");
 }
 
 TEST_F(StoreTest, AHugeReadFailingInALaterCommitLeavesTheSourceAsLastReported) {
-  store_->apply_full_read("okta", {person("u0", "p0@x.com", IdentityStatus::inactive)}, 0, at(50));
+  store_->apply_full_read("idp-a", {person("u0", "p0@x.com", IdentityStatus::inactive)}, 0, at(50));
   exec_raw(
       "CREATE TRIGGER fail_health BEFORE UPDATE ON source_health BEGIN SELECT RAISE(ABORT, "
       "'injected health failure'); END;");
-  EXPECT_THROW(store_->apply_full_read("okta", big_directory(), 6'000, at(100), {{"log_next", "new"}}),
+  EXPECT_THROW(store_->apply_full_read("idp-a", big_directory(), 6'000, at(100), {{"log_next", "new"}}),
                StoreError);
   // The commits before the failure stay (each consistent: identities before
   // their memberships); what says the read was good does not.
-  EXPECT_GT(query_int("SELECT count(*) FROM identities WHERE source = 'okta'"), 1);
+  EXPECT_GT(query_int("SELECT count(*) FROM identities WHERE source = 'idp-a'"), 1);
   EXPECT_EQ(query_int("SELECT count(*) FROM memberships m WHERE NOT EXISTS (SELECT 1 FROM identities i "
                       "WHERE i.source = m.source AND i.subject_id = m.subject_id)"),
             0);
-  EXPECT_EQ(store_->source_health("okta")->last_success, at(50));
-  EXPECT_EQ(store_->source_health("okta")->entitled_count, 0);
-  EXPECT_FALSE(store_->get_value(Store::cursor_scope("okta"), "log_next").has_value());
+  EXPECT_EQ(store_->source_health("idp-a")->last_success, at(50));
+  EXPECT_EQ(store_->source_health("idp-a")->entitled_count, 0);
+  EXPECT_FALSE(store_->get_value(Store::cursor_scope("idp-a"), "log_next").has_value());
 }
 
 // ---- Source health -----------------------------------------------------------
 
 TEST_F(StoreTest, ReadFailureKeepsIdentities) {
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
                           at(100));
-  store_->record_read_failure("okta", "page 3: HTTP 503", at(200));
+  store_->record_read_failure("idp-a", "page 3: HTTP 503", at(200));
 
-  const IdentityRecord record = identity("okta", "u1");
+  const IdentityRecord record = identity("idp-a", "u1");
   EXPECT_EQ(record.status, IdentityStatus::active);
   EXPECT_FALSE(membership(record, "g1")->removed_at.has_value());
 
-  const std::optional<SourceHealth> health = store_->source_health("okta");
+  const std::optional<SourceHealth> health = store_->source_health("idp-a");
   ASSERT_TRUE(health.has_value());
   EXPECT_FALSE(health->healthy);
   EXPECT_EQ(health->last_success, at(100));
@@ -541,30 +542,30 @@ TEST_F(StoreTest, ReadFailureKeepsIdentities) {
   EXPECT_EQ(health->last_error, "page 3: HTTP 503");
   EXPECT_EQ(health->entitled_count, 1);
 
-  store_->apply_full_read("okta", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"g1"})}, 1,
                           at(300));
-  EXPECT_TRUE(store_->source_health("okta")->healthy);
+  EXPECT_TRUE(store_->source_health("idp-a")->healthy);
 }
 
 TEST_F(StoreTest, SourceIsUnhealthyUntilItsFirstGoodRead) {
-  EXPECT_FALSE(store_->source_health("okta").has_value());
-  store_->record_read_failure("okta", "timeout", at(100));
-  std::optional<SourceHealth> health = store_->source_health("okta");
+  EXPECT_FALSE(store_->source_health("idp-a").has_value());
+  store_->record_read_failure("idp-a", "timeout", at(100));
+  std::optional<SourceHealth> health = store_->source_health("idp-a");
   ASSERT_TRUE(health.has_value());
   EXPECT_FALSE(health->healthy);
   EXPECT_FALSE(health->last_success.has_value());
   EXPECT_EQ(health->entitled_count, -1);
 
-  store_->record_source_success("scim", at(150));
-  health = store_->source_health("scim");
+  store_->record_source_success("idp-c", at(150));
+  health = store_->source_health("idp-c");
   EXPECT_TRUE(health->healthy);
   EXPECT_EQ(health->last_success, at(150));
   EXPECT_EQ(health->entitled_count, -1);
 
   const std::vector<SourceHealth> all = store_->all_source_health();
   ASSERT_EQ(all.size(), 2u);
-  EXPECT_EQ(all[0].source, "okta");
-  EXPECT_EQ(all[1].source, "scim");
+  EXPECT_EQ(all[0].source, "idp-a");
+  EXPECT_EQ(all[1].source, "idp-c");
 }
 
 // ---- Journal -----------------------------------------------------------------
@@ -650,7 +651,7 @@ TEST_F(StoreTest, MarkDoneRecordsRevokedKeyAndAudit) {
   EXPECT_EQ(audit[0].owner_uid, "owner-of-k1");
   EXPECT_EQ(audit[0].owner_email, "owner@example.com");
   EXPECT_EQ(audit[0].reason, "not_entitled");
-  EXPECT_EQ(audit[0].source, "corp-okta");
+  EXPECT_EQ(audit[0].source, "corp-idp");
   EXPECT_EQ(audit[0].result, "done");
   EXPECT_EQ(audit[0].http_status, 204);
   EXPECT_EQ(audit[0].attempts, 2);
@@ -795,27 +796,27 @@ TEST_F(StoreTest, AuditSinceReturnsRowsAtOrAfterSinceOldestFirst) {
 }
 
 TEST_F(StoreTest, RememberEventDedupes) {
-  EXPECT_TRUE(store_->remember_event("okta", "evt-1", at(100)));
-  EXPECT_FALSE(store_->remember_event("okta", "evt-1", at(101)));
-  EXPECT_TRUE(store_->remember_event("scim", "evt-1", at(101)));  // per source
-  EXPECT_TRUE(store_->remember_event("okta", "evt-2", at(200)));
+  EXPECT_TRUE(store_->remember_event("idp-a", "evt-1", at(100)));
+  EXPECT_FALSE(store_->remember_event("idp-a", "evt-1", at(101)));
+  EXPECT_TRUE(store_->remember_event("idp-c", "evt-1", at(101)));  // per source
+  EXPECT_TRUE(store_->remember_event("idp-a", "evt-2", at(200)));
 
   reopen();
-  EXPECT_FALSE(store_->remember_event("okta", "evt-1", at(300)));
+  EXPECT_FALSE(store_->remember_event("idp-a", "evt-1", at(300)));
 
   store_->prune_events(at(150));
-  EXPECT_TRUE(store_->remember_event("okta", "evt-1", at(300)));   // pruned, new again
-  EXPECT_FALSE(store_->remember_event("okta", "evt-2", at(300)));  // kept
+  EXPECT_TRUE(store_->remember_event("idp-a", "evt-1", at(300)));   // pruned, new again
+  EXPECT_FALSE(store_->remember_event("idp-a", "evt-2", at(300)));  // kept
 }
 
 TEST_F(StoreTest, ValuesPersistAndOverwrite) {
-  EXPECT_FALSE(store_->get_value("okta", "next").has_value());
-  store_->set_value("okta", "next", "https://example.okta.com/api/v1/logs?after=1");
-  store_->set_value("okta", "next", "https://example.okta.com/api/v1/logs?after=2");
-  store_->set_value("entra", "next", "delta-1");
+  EXPECT_FALSE(store_->get_value("idp-a", "next").has_value());
+  store_->set_value("idp-a", "next", "https://idp.example/changes?after=1");
+  store_->set_value("idp-a", "next", "https://idp.example/changes?after=2");
+  store_->set_value("idp-b", "next", "delta-1");
   reopen();
-  EXPECT_EQ(store_->get_value("okta", "next"), "https://example.okta.com/api/v1/logs?after=2");
-  EXPECT_EQ(store_->get_value("entra", "next"), "delta-1");
+  EXPECT_EQ(store_->get_value("idp-a", "next"), "https://idp.example/changes?after=2");
+  EXPECT_EQ(store_->get_value("idp-b", "next"), "delta-1");
 }
 
 TEST_F(StoreTest, ValuesWithQuotesAreBoundNotSpliced) {
@@ -829,7 +830,7 @@ TEST_F(StoreTest, ValuesWithQuotesAreBoundNotSpliced) {
 // ---- Opening and schema ------------------------------------------------------
 
 TEST_F(StoreTest, OpenPutsTheFileInWalMode) {
-  EXPECT_EQ(store_->schema_version(), 2);
+  EXPECT_EQ(store_->schema_version(), schema::latest_version());
   EXPECT_TRUE(std::filesystem::exists(db_file_));
   // journal_mode=WAL is stored in the file itself.
   store_.reset();
@@ -844,15 +845,15 @@ TEST_F(StoreTest, OpenPutsTheFileInWalMode) {
 }
 
 TEST_F(StoreTest, ReopeningRunsNoMigrationTwice) {
-  store_->apply_full_read("okta", {person("u1", "a@x.com")}, 1, at(100));
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com")}, 1, at(100));
   const int64_t applied_at =
       query_int("SELECT applied_at FROM schema_migrations WHERE version = 1");
   reopen();
   reopen();
-  EXPECT_EQ(store_->schema_version(), 2);
-  EXPECT_EQ(query_int("SELECT count(*) FROM schema_migrations"), 2);
+  EXPECT_EQ(store_->schema_version(), schema::latest_version());
+  EXPECT_EQ(query_int("SELECT count(*) FROM schema_migrations"), schema::latest_version());
   EXPECT_EQ(query_int("SELECT applied_at FROM schema_migrations WHERE version = 1"), applied_at);
-  EXPECT_EQ(query_int("PRAGMA user_version"), 2);
+  EXPECT_EQ(query_int("PRAGMA user_version"), schema::latest_version());
   EXPECT_EQ(store_->load_identities().size(), 1u);
 }
 
@@ -948,28 +949,28 @@ namespace {
 
 TEST_F(StoreTest, ABatchCommitsEveryItemOnceAndAFailingItemLosesOnlyItsOwnWork) {
   store_->batch([&] {
-    store_->batch_item([&] { store_->apply_identity_update("scim", person("1", "a@example.com"), false, at(10)); });
+    store_->batch_item([&] { store_->apply_identity_update("idp-c", person("1", "a@example.com"), false, at(10)); });
     EXPECT_THROW(store_->batch_item([&] {
-      store_->apply_identity_update("scim", person("2", "b@example.com"), false, at(10));
+      store_->apply_identity_update("idp-c", person("2", "b@example.com"), false, at(10));
       throw std::runtime_error("this push is refused");
     }),
                  std::runtime_error);
-    store_->batch_item([&] { EXPECT_TRUE(store_->remember_event("scim", "evt-1", at(10))); });
+    store_->batch_item([&] { EXPECT_TRUE(store_->remember_event("idp-c", "evt-1", at(10))); });
   });
   reopen();
-  EXPECT_TRUE(store_->load_identity("scim", "1").has_value());
-  EXPECT_FALSE(store_->load_identity("scim", "2").has_value());
-  EXPECT_FALSE(store_->remember_event("scim", "evt-1", at(11)));
+  EXPECT_TRUE(store_->load_identity("idp-c", "1").has_value());
+  EXPECT_FALSE(store_->load_identity("idp-c", "2").has_value());
+  EXPECT_FALSE(store_->remember_event("idp-c", "evt-1", at(11)));
 }
 
 TEST_F(StoreTest, AFailedBatchLeavesNothingBehind) {
   EXPECT_THROW(store_->batch([&] {
-    store_->apply_identity_update("scim", person("1", "a@example.com"), false, at(10));
+    store_->apply_identity_update("idp-c", person("1", "a@example.com"), false, at(10));
     throw std::runtime_error("disk gone");
   }),
                std::runtime_error);
   reopen();
-  EXPECT_FALSE(store_->load_identity("scim", "1").has_value());
+  EXPECT_FALSE(store_->load_identity("idp-c", "1").has_value());
 }
 
 }  // namespace

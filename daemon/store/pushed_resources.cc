@@ -1,6 +1,5 @@
-// Store methods for the SCIM service provider's rows (store.h, "SCIM service
-// provider state"): scim_resources, scim_emails and scim_members, added by
-// migration 2.
+// Store methods for the rows push sources keep (store.h, "Pushed resources"):
+// pushed_resources, pushed_emails and pushed_members (migrations 2 and 3).
 #include <sqlite3.h>
 
 #include <optional>
@@ -15,7 +14,7 @@ using sql::Statement;
 using sql::Transaction;
 
 // A write transaction of its own, unless the caller already has one open on
-// this connection: the daemon runs a whole SCIM request in one transaction,
+// this connection: the daemon runs a whole push in one transaction,
 // and SQLite transactions do not nest.
 class JoinedWrite {
  public:
@@ -32,8 +31,8 @@ class JoinedWrite {
 
 constexpr std::string_view kResourceColumns = "type, id, json, version, created, modified";
 
-ScimResourceRow read_resource(const Statement& row) {
-  ScimResourceRow resource;
+PushedResourceRow read_resource(const Statement& row) {
+  PushedResourceRow resource;
   resource.type = row.text(0);
   resource.id = row.text(1);
   resource.json = row.text(2);
@@ -43,46 +42,46 @@ ScimResourceRow read_resource(const Statement& row) {
   return resource;
 }
 
-std::string_view key_column(ScimKey key) {
+std::string_view key_column(PushedResourceKey key) {
   switch (key) {
-    case ScimKey::user_name_lower: return "user_name_lower";
-    case ScimKey::external_id: return "external_id";
-    case ScimKey::display_name_lower: return "display_name_lower";
-    case ScimKey::email: break;
+    case PushedResourceKey::user_name_lower: return "user_name_lower";
+    case PushedResourceKey::external_id: return "external_id";
+    case PushedResourceKey::display_name_lower: return "display_name_lower";
+    case PushedResourceKey::email: break;
   }
   return "";
 }
 
 // The partial index for a lookup column (schema.cc, migration 2).
-std::string_view key_index(ScimKey key) {
+std::string_view key_index(PushedResourceKey key) {
   switch (key) {
-    case ScimKey::user_name_lower: return "scim_resources_by_user_name";
-    case ScimKey::external_id: return "scim_resources_by_external_id";
-    case ScimKey::display_name_lower: return "scim_resources_by_display_name";
-    case ScimKey::email: break;
+    case PushedResourceKey::user_name_lower: return "pushed_resources_by_user_name";
+    case PushedResourceKey::external_id: return "pushed_resources_by_external_id";
+    case PushedResourceKey::display_name_lower: return "pushed_resources_by_display_name";
+    case PushedResourceKey::email: break;
   }
   return "";
 }
 
 }  // namespace
 
-std::optional<ScimResourceRow> Store::scim_resource(const std::string& source, std::string_view type,
+std::optional<PushedResourceRow> Store::pushed_resource(const std::string& source, std::string_view type,
                                                     const std::string& id) const {
   Statement query(*statements_, "SELECT " + std::string(kResourceColumns) +
-                           " FROM scim_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
+                           " FROM pushed_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
   query.bind(1, source).bind(2, type).bind(3, id);
   if (!query.step()) return std::nullopt;
   return read_resource(query);
 }
 
-std::vector<ScimResourceRow> Store::scim_find(const std::string& source, std::string_view type,
-                                              ScimKey key, const std::string& value) const {
-  std::vector<ScimResourceRow> rows;
+std::vector<PushedResourceRow> Store::pushed_find(const std::string& source, std::string_view type,
+                                              PushedResourceKey key, const std::string& value) const {
+  std::vector<PushedResourceRow> rows;
   if (value.empty()) return rows;
   std::string sql;
-  if (key == ScimKey::email) {
+  if (key == PushedResourceKey::email) {
     sql = "SELECT r.type, r.id, r.json, r.version, r.created, r.modified "
-          "FROM scim_emails e JOIN scim_resources r "
+          "FROM pushed_emails e JOIN pushed_resources r "
           "ON r.source = e.source AND r.type = e.type AND r.id = e.id "
           "WHERE e.source = ?1 AND e.type = ?2 AND e.email = ?3 ORDER BY r.created, r.id";
   } else {
@@ -91,7 +90,7 @@ std::vector<ScimResourceRow> Store::scim_find(const std::string& source, std::st
     // sort) and scans every resource of the type: name the lookup's index,
     // and repeat its partial condition, which a bound value cannot prove.
     const std::string column(key_column(key));
-    sql = "SELECT " + std::string(kResourceColumns) + " FROM scim_resources INDEXED BY " +
+    sql = "SELECT " + std::string(kResourceColumns) + " FROM pushed_resources INDEXED BY " +
           std::string(key_index(key)) + " WHERE source = ?1 AND type = ?2 AND " + column + " = ?3 AND " + column +
           " <> '' ORDER BY created, id";
   }
@@ -101,30 +100,30 @@ std::vector<ScimResourceRow> Store::scim_find(const std::string& source, std::st
   return rows;
 }
 
-std::vector<ScimResourceRow> Store::scim_list(const std::string& source, std::string_view type,
+std::vector<PushedResourceRow> Store::pushed_list(const std::string& source, std::string_view type,
                                               int64_t offset, int64_t limit) const {
-  std::vector<ScimResourceRow> rows;
+  std::vector<PushedResourceRow> rows;
   if (limit <= 0) return rows;
   Statement query(*statements_, "SELECT " + std::string(kResourceColumns) +
-                           " FROM scim_resources WHERE source = ?1 AND type = ?2 "
+                           " FROM pushed_resources WHERE source = ?1 AND type = ?2 "
                            "ORDER BY created, id LIMIT ?3 OFFSET ?4");
   query.bind(1, source).bind(2, type).bind(3, limit).bind(4, offset < 0 ? int64_t{0} : offset);
   while (query.step()) rows.push_back(read_resource(query));
   return rows;
 }
 
-int64_t Store::scim_count(const std::string& source, std::string_view type) const {
-  Statement query(*statements_, "SELECT count(*) FROM scim_resources WHERE source = ?1 AND type = ?2");
+int64_t Store::pushed_count(const std::string& source, std::string_view type) const {
+  Statement query(*statements_, "SELECT count(*) FROM pushed_resources WHERE source = ?1 AND type = ?2");
   query.bind(1, source).bind(2, type);
   return query.step() ? query.int64(0) : 0;
 }
 
-ScimResourceRow Store::scim_put(const std::string& source, std::string_view type,
+PushedResourceRow Store::pushed_put(const std::string& source, std::string_view type,
                                 const std::string& id, const std::string& json,
-                                const ScimResourceKeys& keys, Timestamp now) {
+                                const PushedResourceKeys& keys, Timestamp now) {
   JoinedWrite txn(*statements_);
   Statement upsert(*statements_,
-                   "INSERT INTO scim_resources (source, type, id, user_name_lower, external_id, "
+                   "INSERT INTO pushed_resources (source, type, id, user_name_lower, external_id, "
                    "display_name_lower, json, version, created, modified) "
                    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) "
                    "ON CONFLICT (source, type, id) DO UPDATE SET "
@@ -140,15 +139,15 @@ ScimResourceRow Store::scim_put(const std::string& source, std::string_view type
       .bind(6, keys.display_name_lower)
       .bind(7, json)
       .bind(8, now);
-  if (!upsert.step()) throw StoreError("store: scim_put returned no row");
-  ScimResourceRow row = read_resource(upsert);
-  if (upsert.step()) throw StoreError("store: scim_put returned more than one row");
+  if (!upsert.step()) throw StoreError("store: pushed_put returned no row");
+  PushedResourceRow row = read_resource(upsert);
+  if (upsert.step()) throw StoreError("store: pushed_put returned more than one row");
 
-  Statement clear(*statements_, "DELETE FROM scim_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
+  Statement clear(*statements_, "DELETE FROM pushed_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
   clear.bind(1, source).bind(2, type).bind(3, id);
   clear.run();
   Statement insert(*statements_,
-                   "INSERT INTO scim_emails (source, type, id, email) VALUES (?1, ?2, ?3, ?4) "
+                   "INSERT INTO pushed_emails (source, type, id, email) VALUES (?1, ?2, ?3, ?4) "
                    "ON CONFLICT DO NOTHING");
   for (const std::string& email : keys.emails) {
     if (email.empty()) continue;
@@ -160,17 +159,17 @@ ScimResourceRow Store::scim_put(const std::string& source, std::string_view type
   return row;
 }
 
-bool Store::scim_remove(const std::string& source, std::string_view type, const std::string& id) {
+bool Store::pushed_remove(const std::string& source, std::string_view type, const std::string& id) {
   JoinedWrite txn(*statements_);
-  Statement remove(*statements_, "DELETE FROM scim_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
+  Statement remove(*statements_, "DELETE FROM pushed_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
   remove.bind(1, source).bind(2, type).bind(3, id);
   remove.run();
   const bool existed = remove.changes() > 0;
-  Statement emails(*statements_, "DELETE FROM scim_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
+  Statement emails(*statements_, "DELETE FROM pushed_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
   emails.bind(1, source).bind(2, type).bind(3, id);
   emails.run();
   if (type == "Group") {
-    Statement members(*statements_, "DELETE FROM scim_members WHERE source = ?1 AND group_id = ?2");
+    Statement members(*statements_, "DELETE FROM pushed_members WHERE source = ?1 AND group_id = ?2");
     members.bind(1, source).bind(2, id);
     members.run();
   }
@@ -178,42 +177,42 @@ bool Store::scim_remove(const std::string& source, std::string_view type, const 
   return existed;
 }
 
-std::vector<ScimMemberRow> Store::scim_members(const std::string& source,
+std::vector<PushedMemberRow> Store::pushed_members(const std::string& source,
                                                const std::string& group_id) const {
-  std::vector<ScimMemberRow> rows;
+  std::vector<PushedMemberRow> rows;
   Statement query(*statements_,
-                  "SELECT member_id, json FROM scim_members WHERE source = ?1 AND group_id = ?2 "
+                  "SELECT member_id, json FROM pushed_members WHERE source = ?1 AND group_id = ?2 "
                   "ORDER BY member_id");
   query.bind(1, source).bind(2, group_id);
   while (query.step()) rows.push_back({query.text(0), query.text(1)});
   return rows;
 }
 
-std::vector<std::string> Store::scim_groups_with_member(const std::string& source,
+std::vector<std::string> Store::pushed_groups_with_member(const std::string& source,
                                                         const std::string& member_id) const {
   std::vector<std::string> ids;
   Statement query(*statements_,
-                  "SELECT group_id FROM scim_members WHERE source = ?1 AND member_id = ?2 "
+                  "SELECT group_id FROM pushed_members WHERE source = ?1 AND member_id = ?2 "
                   "ORDER BY group_id");
   query.bind(1, source).bind(2, member_id);
   while (query.step()) ids.push_back(query.text(0));
   return ids;
 }
 
-void Store::scim_put_member(const std::string& source, const std::string& group_id,
-                            const ScimMemberRow& member) {
+void Store::pushed_put_member(const std::string& source, const std::string& group_id,
+                            const PushedMemberRow& member) {
   Statement upsert(*statements_,
-                   "INSERT INTO scim_members (source, group_id, member_id, json) "
+                   "INSERT INTO pushed_members (source, group_id, member_id, json) "
                    "VALUES (?1, ?2, ?3, ?4) "
                    "ON CONFLICT (source, group_id, member_id) DO UPDATE SET json = excluded.json");
   upsert.bind(1, source).bind(2, group_id).bind(3, member.member_id).bind(4, member.json);
   upsert.run();
 }
 
-bool Store::scim_remove_member(const std::string& source, const std::string& group_id,
+bool Store::pushed_remove_member(const std::string& source, const std::string& group_id,
                                const std::string& member_id) {
   Statement remove(*statements_,
-                   "DELETE FROM scim_members WHERE source = ?1 AND group_id = ?2 AND member_id = ?3");
+                   "DELETE FROM pushed_members WHERE source = ?1 AND group_id = ?2 AND member_id = ?3");
   remove.bind(1, source).bind(2, group_id).bind(3, member_id);
   remove.run();
   return remove.changes() > 0;
