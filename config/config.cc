@@ -41,6 +41,14 @@ SecretRef SourceConfig::secret(const std::string& base) const {
   return SecretRef{get(base + "_file"), get(base + "_env")};
 }
 
+SourceConfig with_defaults(SourceConfig config, const SourceSchema& schema) {
+  for (const SourceKey& key : schema.keys) {
+    if (key.kind == ValueKind::secret || key.fallback.empty()) continue;
+    config.settings.emplace(std::string(key.name), std::string(key.fallback));
+  }
+  return config;
+}
+
 Duration SourceConfig::duration(const std::string& key, Duration fallback) const {
   const auto it = settings.find(key);
   if (it == settings.end()) return fallback;
@@ -81,88 +89,6 @@ bool parse_duration(std::string_view text, bool allow_off, std::optional<Duratio
 namespace {
 
 using Position = toml::source_position;
-
-// How the key of a source type is checked and stored.
-enum class ValueKind {
-  text,      // a non-empty string
-  url,       // http:// or https://
-  path,      // a file path, made absolute
-  secret,    // `<name>_file` (a path) or `<name>_env` (a variable name), exactly one
-  duration,  // "<n>s|m|h|d", positive
-  header,    // an HTTP header name
-  delivery,  // push | poll
-};
-
-struct SourceKey {
-  std::string_view name;
-  ValueKind kind;
-  bool required = false;
-  std::string_view fallback = {};  // the default SPEC §3 documents, stored when absent
-};
-
-struct SourceType {
-  std::string_view name;
-  std::vector<SourceKey> keys;
-  // Keys that only make sense together (a certificate and its private key).
-  std::vector<std::pair<std::string_view, std::string_view>> pairs;
-};
-
-// SPEC §3, "Keys of each source type".
-const std::vector<SourceType>& source_types() {
-  static const std::vector<SourceType> types = {
-      {"file", {{"path", ValueKind::path, true}}, {}},
-      {"scim", {{"token", ValueKind::secret, true}}, {}},
-      {"okta",
-       {{"url", ValueKind::url, true},
-        {"token", ValueKind::secret, true},
-        {"hook_secret", ValueKind::secret},
-        {"hook_header", ValueKind::header, false, "Authorization"},
-        {"poll_interval", ValueKind::duration, false, "1m"}},
-       {}},
-      {"entra",
-       {{"tenant_id", ValueKind::text, true},
-        {"client_id", ValueKind::text, true},
-        {"client_secret", ValueKind::secret, true},
-        {"graph_url", ValueKind::url, false, "https://graph.microsoft.com"},
-        {"login_url", ValueKind::url, false, "https://login.microsoftonline.com"},
-        {"notification_url", ValueKind::url},
-        {"client_state", ValueKind::secret},
-        {"poll_interval", ValueKind::duration, false, "1m"}},
-       {}},
-      {"keycloak",
-       {{"url", ValueKind::url, true},
-        {"realm", ValueKind::text, true},
-        {"client_id", ValueKind::text, true},
-        {"client_secret", ValueKind::secret, true},
-        {"poll_interval", ValueKind::duration}},
-       {}},
-      {"ssf",
-       {{"issuer", ValueKind::url, true},
-        {"audience", ValueKind::text, true},
-        {"delivery", ValueKind::delivery, true},
-        {"push_token", ValueKind::secret},
-        {"poll_token", ValueKind::secret},
-        {"poll_interval", ValueKind::duration}},
-       {}},
-      {"saml",
-       {{"attribute_service_url", ValueKind::url, true},
-        {"idp_metadata_file", ValueKind::path, true},
-        {"sp_entity_id", ValueKind::text, true},
-        {"sp_cert_file", ValueKind::path},
-        {"sp_key_file", ValueKind::path},
-        {"name_id_format", ValueKind::text},
-        {"groups_attribute", ValueKind::text},
-        {"poll_interval", ValueKind::duration}},
-       {{"sp_cert_file", "sp_key_file"}}},
-  };
-  return types;
-}
-
-const SourceType* find_source_type(std::string_view name) {
-  for (const SourceType& t : source_types())
-    if (t.name == name) return &t;
-  return nullptr;
-}
 
 std::string in_quotes(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
@@ -271,8 +197,8 @@ struct Field {
 // Reads one file's tables into a Config, collecting errors as it goes.
 class ConfigReader {
  public:
-  ConfigReader(std::string file_label, std::filesystem::path base_dir)
-      : label_(std::move(file_label)), base_dir_(std::move(base_dir)) {}
+  ConfigReader(std::string file_label, std::filesystem::path base_dir, const SourceSchemas& schemas)
+      : label_(std::move(file_label)), base_dir_(std::move(base_dir)), schemas_(schemas) {}
 
   std::vector<ConfigError> take_errors() { return std::move(errors_); }
 
@@ -777,14 +703,14 @@ class ConfigReader {
       error(t.source().begin, where + " needs a name");
     }
 
-    const SourceType* type = nullptr;
+    const SourceSchema* type = nullptr;
     if (const toml::node* type_node = t.get("type")) {
       if (auto s = read_string(*type_node, "type", where, true)) {
-        type = find_source_type(*s);
+        type = find_schema(*s);
         if (!type) {
           std::string names;
-          for (const SourceType& st : source_types())
-            names += (names.empty() ? "" : " | ") + std::string(st.name);
+          for (const SourceSchema* st : schemas_)
+            names += (names.empty() ? "" : " | ") + std::string(st->type);
           error(type_node->source().begin, describe("type", where) + " must be one of " + names);
         } else {
           source.type = *s;
@@ -832,14 +758,15 @@ class ConfigReader {
         if (spec.kind == ValueKind::secret) {
           check_secret_pair(secrets[spec.name], spec.name, where, t,
                             spec.required && !inline_secrets.count(spec.name));
+          if (!secrets[spec.name].file_key && !secrets[spec.name].env_key) continue;
+          source.secrets.emplace_back(spec.name);
         } else if (!present.count(spec.name)) {
           if (spec.required)
-            error(t.source().begin, where + " (type " + std::string(type->name) + ") needs " +
+            error(t.source().begin, where + " (type " + std::string(type->type) + ") needs " +
                                         std::string(spec.name));
-          else if (!spec.fallback.empty())
-            source.settings[std::string(spec.name)] = std::string(spec.fallback);
         }
       }
+      source = with_defaults(std::move(source), *type);
       for (const auto& [a, b] : type->pairs) {
         const bool has_a = present.count(a), has_b = present.count(b);
         if (has_a != has_b) {
@@ -853,7 +780,13 @@ class ConfigReader {
   }
 
   // Secrets are listed once by their base name and match both `_file` and `_env`.
-  static const SourceKey* find_source_key(const SourceType& type, std::string_view key) {
+  const SourceSchema* find_schema(std::string_view type) const {
+    for (const SourceSchema* schema : schemas_)
+      if (schema->type == type) return schema;
+    return nullptr;
+  }
+
+  static const SourceKey* find_source_key(const SourceSchema& type, std::string_view key) {
     for (const SourceKey& spec : type.keys) {
       if (spec.kind == ValueKind::secret) {
         if (key.size() > spec.name.size() && key.starts_with(spec.name) &&
@@ -888,8 +821,17 @@ class ConfigReader {
         }
         return s;
       }
-      case ValueKind::delivery:
-        return read_choice<std::string>(v, spec.name, where, {{"push", "push"}, {"poll", "poll"}});
+      case ValueKind::choice: {
+        auto s = read_string(v, spec.name, where, true);
+        if (!s) return std::nullopt;
+        std::string names;
+        for (std::string_view choice : spec.choices) {
+          if (*s == choice) return s;
+          names += (names.empty() ? "" : " | ") + std::string(choice);
+        }
+        error(v.source().begin, describe(spec.name, where) + " must be one of " + names);
+        return std::nullopt;
+      }
       case ValueKind::secret: break;  // handled by the caller: it spans two keys
     }
     return std::nullopt;
@@ -897,6 +839,7 @@ class ConfigReader {
 
   std::string label_;
   std::filesystem::path base_dir_;
+  const SourceSchemas& schemas_;
   std::vector<ConfigError> errors_;
 };
 
@@ -921,7 +864,7 @@ std::optional<std::string> read_file(const std::filesystem::path& file, int& err
 
 }  // namespace
 
-ConfigLoadResult load_config(const std::filesystem::path& file) {
+ConfigLoadResult load_config(const std::filesystem::path& file, const SourceSchemas& schemas) {
   ConfigLoadResult result;
   const std::string label = file.string();
 
@@ -951,7 +894,7 @@ ConfigLoadResult load_config(const std::filesystem::path& file) {
     return result;
   }
 
-  ConfigReader reader(label, config.file.parent_path());
+  ConfigReader reader(label, config.file.parent_path(), schemas);
   reader.read_document(root, config);
   result.errors = reader.take_errors();
   std::stable_sort(result.errors.begin(), result.errors.end(),

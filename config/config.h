@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "config/source_schema.h"
 #include "daemon/engine/policy.h"
 #include "daemon/engine/time_point.h"
 
@@ -52,13 +53,15 @@ struct PaletteConfig {
   Duration timeout{30};
 };
 
-// One [[source]]. Type-specific keys are validated by type (SPEC §3 table) and
+// One [[source]]. Its keys are validated against its type's SourceSchema and
 // kept as strings: `*_file` and `path`-like keys are absolute paths,
-// durations are validated but kept in their text form (see duration()).
+// durations are validated but kept in their text form (see duration()), and
+// an absent key with a default holds that default.
 struct SourceConfig {
   std::string name;
-  std::string type;  // file | scim | okta | entra | keycloak | ssf | saml
+  std::string type;  // a SourceSchema::type
   std::map<std::string, std::string> settings;
+  std::vector<std::string> secrets;  // base names of the secrets set (e.g. "token")
 
   // settings[key] or `fallback`.
   std::string get(const std::string& key, const std::string& fallback = "") const;
@@ -67,6 +70,11 @@ struct SourceConfig {
   // settings[key] parsed as a duration, or `fallback`.
   Duration duration(const std::string& key, Duration fallback) const;
 };
+
+// `config` with the default of every key of `schema` that it does not set.
+// The loader applies it; connectors apply it too, so that a config built by
+// hand (in tests) means what the same file would.
+SourceConfig with_defaults(SourceConfig config, const SourceSchema& schema);
 
 struct Config {
   std::filesystem::path file;  // the config file, absolute
@@ -82,7 +90,9 @@ struct ConfigLoadResult {
   std::vector<ConfigError> errors;  // in file order
 };
 
-ConfigLoadResult load_config(const std::filesystem::path& file);
+// Loads `file`, validating each [[source]] against the schema of its type
+// among `schemas` (a type not there is an error).
+ConfigLoadResult load_config(const std::filesystem::path& file, const SourceSchemas& schemas);
 
 // "<n>s|m|h|d" (n a whole number, at most 100 years in total). With
 // `allow_off`, "off" and "never" give nullopt. Returns false on anything else.

@@ -62,7 +62,7 @@ std::string read_secret(const SecretRef& ref) {
 std::vector<NamedSecret> secrets_of(const Config& config) {
   std::vector<NamedSecret> out{{"[palette] api key", "", "api_key", config.palette.api_key}};
   for (const auto& s : config.sources) {
-    for (const char* base : {"token", "hook_secret", "client_secret", "client_state", "push_token", "poll_token"}) {
+    for (const std::string& base : s.secrets) {
       SecretRef ref = s.secret(base);
       if (!ref.empty()) out.push_back({"source \"" + s.name + "\" " + base, s.name, base, std::move(ref)});
     }

@@ -1,9 +1,11 @@
 // The connector interface every identity source implements.
 //
-// A connector turns one IdP's dialect into Identity facts; it knows nothing
-// of keys, policy or SQL. Poll sources answer read_all() with the whole
-// directory; push sources (SCIM, hooks) have their state written by the HTTP
-// layer as pushes arrive, and read_all() is not called for them.
+// A connector turns one IdP's dialect into identity facts; it knows nothing
+// of keys, policy or SQL, and holds no Store. What it learns it returns:
+// a FullRead (the whole directory) or a ChangeSet (what changed), and the
+// daemon has the store apply it in one transaction. A connector that keeps
+// state between reads (a cursor, a stream id) returns it as cursors and is
+// handed all of it back on the next call.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
@@ -11,6 +13,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -18,9 +21,12 @@
 
 #include "config/config.h"
 #include "daemon/engine/identity.h"
-#include "daemon/store/store.h"
+#include "daemon/engine/time_point.h"
+#include "daemon/store/pushed_resources.h"
+#include "daemon/store/source_facts.h"
 
 namespace keywarden {
+
 
 // A read that failed, timed out, was partial or invalid. The message names
 // the source's file or URL and the problem, never a secret.
@@ -29,38 +35,42 @@ class SourceReadError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// What a read may need besides the source's own config.
+struct ReadContext {
+  Timestamp now{};
+  // The owners of Palette keys keywarden may act on (normalized emails,
+  // exempt users left out), from the last Palette inventory: a source that
+  // can only be asked person by person asks about these.
+  std::vector<std::string> owner_emails;
+  // Everything this source stored (its cursors), by name.
+  std::map<std::string, std::string> state;
+};
+
 // What one complete read found.
 struct FullRead {
   std::vector<Identity> identities;            // the whole directory
   std::map<std::string, std::string> cursors;  // stored with it: where incremental reads start
 };
 
-// One membership change learnt from an event.
-struct MembershipChange {
-  std::string subject_id;
-  std::string group;  // display name (entra: and object id, as two changes)
-  bool member = false;
-};
-
-// What an incremental read or a push found: applied to the store in one
+// What an incremental read found: facts the store applies in one
 // transaction together with the new cursors.
-struct ChangeSet {
-  std::vector<Identity> identities;  // upserts of whole identities
-  bool groups_known = false;         // true: identities[i].groups is complete
-  std::vector<MembershipChange> memberships;
-  std::map<std::string, std::string> cursors;
+struct ChangeSet : IdentityChanges {
   // The cursor is gone (Graph 410 / syncStateNotFound, an Okta link that no
   // longer works): nothing was read, and the next read must be a full one.
   bool resync_required = false;
 };
 
-// A request delivered to /hooks/<type>/<source> (or /ssf/<source>).
+// A request delivered to the source's push route (SourceType::push_prefix
+// followed by the source's name).
 struct PushRequest {
   std::string method;
   std::string path;   // below the source's base path, "" or "/…"
-  std::map<std::string, std::string> query;    // decoded
-  std::map<std::string, std::string> headers;  // lower-cased names
-  std::string body;
+  std::string query;  // raw, without "?"
+  std::map<std::string, std::string> query_params;  // decoded; the first of repeated names
+  std::map<std::string, std::string> headers;       // lower-cased names
+  std::string body;   // empty when handed to authorize()
+  bool tls = false;
+  std::string base_url;  // scheme://host/<prefix><source>, for links in answers
 };
 
 struct PushResponse {
@@ -68,16 +78,32 @@ struct PushResponse {
   std::string content_type = "application/json";
   std::string body;
   std::map<std::string, std::string> headers;
-  std::set<std::string> affected_emails;  // owners to reconcile at once (normalized)
-  bool read_changes_now = false;          // e.g. a Graph notification: run an incremental read
+  // Facts learnt: applied in the push's transaction before the answer is
+  // sent. Only a 2xx answer's changes are applied.
+  IdentityChanges changes;
+  bool read_changes_now = false;  // e.g. a Graph notification: run an incremental read
 };
 
 // What a push handler may use. The daemon calls handle_push on its store
-// thread inside a write transaction and answers only after it commits, so
-// everything written through `store` is durable before the IdP hears 2xx.
+// thread inside a write transaction, applies the answer's changes in it, and
+// answers only after it commits: a 2xx means durable.
 struct PushContext {
-  Store& store;
-  Timestamp now;
+  Timestamp now{};
+  const SourceFacts& known;
+  // Storage of the source's own pushed resources (a SCIM service provider's
+  // Users and Groups), in the same transaction.
+  PushedResources& resources;
+};
+
+// What a periodic upkeep asks the daemon to record.
+struct UpkeepResult {
+  std::map<std::string, std::string> cursors;  // stored values to set
+  // Set: the source is unhealthy for this reason (e.g. its event stream is
+  // paused, so leavers may be going unheard). Never a secret.
+  std::optional<std::string> unhealthy;
+  // Set: something failed that reads do not depend on (a subscription not
+  // renewed while polling goes on): logged, the source stays as it is.
+  std::optional<std::string> warning;
 };
 
 class Source {
@@ -96,26 +122,39 @@ class Source {
   // A complete read of every identity the source has. Throws SourceReadError
   // on any failure; never returns a partial list. Runs blocking work (file
   // reads, parsing) off the calling executor.
-  virtual boost::asio::awaitable<FullRead> read_all() = 0;
+  virtual boost::asio::awaitable<FullRead> read_all(const ReadContext& context);
 
-  // True when read_changes() can follow stored cursors between full reads.
+  // True when read_changes() can follow stored cursors between full reads,
+  // every `poll_interval` of the source's config.
   virtual bool reads_incrementally() const { return false; }
-  // Changes since `cursors` (as stored by the previous read). Throws
+  // Changes since the stored `state` (everything this source stored). Throws
   // SourceReadError on failure; a lost cursor is resync_required instead.
-  virtual boost::asio::awaitable<ChangeSet> read_changes(std::map<std::string, std::string> cursors);
+  virtual boost::asio::awaitable<ChangeSet> read_changes(std::map<std::string, std::string> state);
 
-  // True when the source takes pushes on its hook path.
+  // True when the source takes pushes on its type's push route.
   virtual bool accepts_pushes() const { return false; }
+  // Checks a push on its headers alone, before its body is read: an answer
+  // refuses it (401), and the body is never read. Runs on the I/O thread;
+  // must not block. The default accepts.
+  virtual std::optional<PushResponse> authorize(const PushRequest& head) const;
   // Handles one push synchronously (no network I/O: it runs inside a store
   // transaction). Never throws for bad input: answers 4xx instead.
-  virtual PushResponse handle_push(const PushRequest& request, PushContext& context);
+  virtual PushResponse handle_push(const PushRequest& request, const PushContext& context);
+
+  // Periodic work besides reading (subscriptions to keep alive, a stream's
+  // status), after every full reconcile and every incremental read. Runs on
+  // the I/O thread: network through the async client only. Throws on
+  // failure; the daemon logs it and goes on.
+  virtual boost::asio::awaitable<UpkeepResult> upkeep(const ReadContext& context);
+  // True when upkeep() does anything.
+  virtual bool has_upkeep() const { return false; }
+
+  // How often the daemon calls read_changes(): the `poll_interval` key, when
+  // the source's type has one.
+  std::optional<Duration> poll_interval() const;
 
  private:
   SourceConfig config_;
 };
-
-// Builds the connector for `config.type`. Throws std::invalid_argument for a
-// type this build cannot serve yet.
-std::unique_ptr<Source> make_source(const SourceConfig& config, boost::asio::any_io_executor executor);
 
 }  // namespace keywarden

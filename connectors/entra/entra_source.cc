@@ -111,9 +111,31 @@ ChangeSet resync() {
 
 }  // namespace
 
+const SourceType& entra_source_type() {
+  static const SourceType type{
+      {"entra",
+       {{"tenant_id", ValueKind::text, true, {}, {}, "the directory (tenant) id"},
+        {"client_id", ValueKind::text, true, {}, {}, "the app registration's application (client) id"},
+        {"client_secret", ValueKind::secret, true, {}, {}, "the app registration's client secret"},
+        {"graph_url", ValueKind::url, false, "https://graph.microsoft.com", {}, "Microsoft Graph"},
+        {"login_url", ValueKind::url, false, "https://login.microsoftonline.com", {}, "the token endpoint's host"},
+        {"notification_url", ValueKind::url, false, {}, {},
+         "the public URL of /hooks/entra/<source>; set, keywarden keeps change-notification subscriptions"},
+        {"client_state", ValueKind::secret, false, {}, {}, "the clientState Graph sends back with each notification"},
+        {"poll_interval", ValueKind::duration, false, "1m", {}, "how often delta queries run between full reads"}},
+       {},
+       "Microsoft Entra ID through Microsoft Graph delta queries and change notifications"},
+      "/hooks/entra/", "entra_hook",
+      [](const SourceConfig& config, net::any_io_executor executor) -> std::unique_ptr<Source> {
+        return std::make_unique<EntraSource>(config, std::move(executor));
+      },
+  };
+  return type;
+}
+
 EntraSource::EntraSource(SourceConfig config, net::any_io_executor executor, GraphRetryPolicy retry,
                          SubscriptionPolicy subscriptions)
-    : Source(std::move(config)),
+    : Source(with_defaults(std::move(config), entra_source_type().schema)),
       executor_(std::move(executor)),
       retry_(retry),
       subscription_policy_(subscriptions) {
@@ -122,12 +144,10 @@ EntraSource::EntraSource(SourceConfig config, net::any_io_executor executor, Gra
   settings_.tenant_id = c.get("tenant_id");
   settings_.client_id = c.get("client_id");
   settings_.client_secret = c.secret("client_secret");
-  settings_.graph_url = trimmed_url(c.get("graph_url", "https://graph.microsoft.com"));
-  settings_.login_url = trimmed_url(c.get("login_url", "https://login.microsoftonline.com"));
+  settings_.graph_url = trimmed_url(c.get("graph_url"));
+  settings_.login_url = trimmed_url(c.get("login_url"));
   notification_url_ = c.get("notification_url");
 }
-
-Duration EntraSource::poll_interval() const { return config().duration("poll_interval", Duration(60)); }
 
 std::optional<std::string> EntraSource::client_state() {
   const std::lock_guard<std::mutex> lock(client_state_mutex_);
@@ -173,7 +193,7 @@ EntraSource::Assembled EntraSource::assemble(UserDeltaMerge users, GroupDeltaMer
   return out;  // the merges, hundreds of MB at 100,000 users, are freed here
 }
 
-net::awaitable<FullRead> EntraSource::read_all() {
+net::awaitable<FullRead> EntraSource::read_all(const ReadContext&) {
   GraphClient graph(executor_, settings_, token_, retry_);
   auto follow = follow_rounds(graph, kUsersDelta, kGroupsDelta);
   Rounds rounds = co_await std::move(follow);
@@ -297,25 +317,26 @@ net::awaitable<ChangeSet> EntraSource::read_changes(std::map<std::string, std::s
   co_return changes;
 }
 
-PushResponse EntraSource::handle_push(const PushRequest& request, PushContext& context) {
-  return handle_graph_push(name(), client_state(), request, context);
+PushResponse EntraSource::handle_push(const PushRequest& request, const PushContext& context) {
+  return handle_graph_push(client_state(), request, context);
 }
 
-net::awaitable<void> EntraSource::maintain_subscriptions(Store& store) {
-  auto op = maintain_subscriptions(store, now_utc());
-  co_await std::move(op);
-}
-
-net::awaitable<void> EntraSource::maintain_subscriptions(Store& store, Timestamp now) {
-  if (notification_url_.empty()) co_return;
+net::awaitable<UpkeepResult> EntraSource::upkeep(const ReadContext& context) {
+  UpkeepResult result;
+  if (notification_url_.empty()) co_return result;
   const std::optional<std::string> state = client_state();
   if (!state) {
-    throw SourceReadError("entra source \"" + name() +
-                          "\": notification_url needs client_state_file or client_state_env (readable)");
+    result.warning = "entra source \"" + name() +
+                     "\": notification_url needs client_state_file or client_state_env (readable)";
+    co_return result;
   }
   GraphClient graph(executor_, settings_, token_, retry_);
-  auto op = maintain_graph_subscriptions(graph, store, name(), notification_url_, *state, now, subscription_policy_);
-  co_await std::move(op);
+  auto op = maintain_graph_subscriptions(graph, context.state, notification_url_, *state, context.now,
+                                         subscription_policy_);
+  SubscriptionUpkeep done = co_await std::move(op);
+  result.cursors = std::move(done.cursors);
+  if (!done.error.empty()) result.warning = std::move(done.error);
+  co_return result;
 }
 
 }  // namespace keywarden

@@ -10,7 +10,7 @@
 // object id: entitled_groups may name either. Only direct user members
 // count (Graph does not expand nested groups in members@delta).
 //
-// Cursors (Store values of scope "cursor:<source>", written with each read):
+// Cursors (the source's stored values, written with each read):
 //   "users_delta", "groups_delta"  the whole @odata.deltaLink URLs
 //   "group_names"                  {"<group id>":"<display name>",…}, so that
 //                                  an incremental read can name a group whose
@@ -19,7 +19,7 @@
 //                                  names in memory from its last reads, for a
 //                                  caller that passes only the two links)
 //
-// Threading: read_all, read_changes and maintain_subscriptions run on the
+// Threading: read_all, read_changes and upkeep run on the
 // thread of `executor`; each opens its own connections and they may overlap,
 // sharing the cached access token. handle_push may run on another thread
 // (the daemon's store worker): it touches only the client state, which is
@@ -37,8 +37,12 @@
 #include "connectors/entra/graph_delta.h"
 #include "connectors/entra/graph_subscriptions.h"
 #include "connectors/source.h"
+#include "connectors/source_type.h"
 
 namespace keywarden {
+
+// The declaration of type "entra": keys, push route, factory.
+const SourceType& entra_source_type();
 
 class EntraSource final : public Source {
  public:
@@ -58,7 +62,7 @@ class EntraSource final : public Source {
   // Throws SourceReadError, never a partial list, when any page fails: a
   // 4xx (a nextLink that 404s included), a 5xx or 429 still there after the
   // retries, a timeout, a malformed page, no token, or no users at all.
-  boost::asio::awaitable<FullRead> read_all() override;
+  boost::asio::awaitable<FullRead> read_all(const ReadContext& context) override;
 
   bool reads_incrementally() const override { return true; }
 
@@ -80,25 +84,20 @@ class EntraSource final : public Source {
   bool accepts_pushes() const override { return true; }
   // See handle_graph_push (graph_notifications.h), with the configured
   // client_state.
-  PushResponse handle_push(const PushRequest& request, PushContext& context) override;
+  PushResponse handle_push(const PushRequest& request, const PushContext& context) override;
 
-  // True when notification_url is set: the daemon should then call
-  // maintain_subscriptions after each read (full or incremental).
-  bool subscribes() const { return !notification_url_.empty(); }
+  // True when notification_url is set: upkeep then keeps the subscriptions.
+  bool has_upkeep() const override { return !notification_url_.empty(); }
 
   // Keeps the "users" and "groups" subscriptions alive (see
   // maintain_graph_subscriptions): creates, renews (PATCH when less than a
-  // day remains) and reauthorizes them as lifecycle notifications asked.
-  // Does nothing without notification_url. Throws SourceReadError when Graph
-  // refuses or client_state is not configured; a failure leaves delta
-  // polling, the source of truth, untouched. Runs on `executor` and awaits
-  // Graph, which calls back /hooks/entra/<source> to validate the URL: the
-  // daemon's HTTP server must be serving meanwhile.
-  boost::asio::awaitable<void> maintain_subscriptions(Store& store);
-  boost::asio::awaitable<void> maintain_subscriptions(Store& store, Timestamp now);
-
-  // How often the daemon should call read_changes (poll_interval, default 1m).
-  Duration poll_interval() const;
+  // day remains) and reauthorizes them as lifecycle notifications asked,
+  // from and into the source's stored values. Does nothing without
+  // notification_url. A failure (Graph refuses, client_state not configured)
+  // is a `warning`: delta polling, the source of truth, goes on untouched.
+  // Awaits Graph, which calls back /hooks/entra/<source> to validate the
+  // URL: the daemon's HTTP server must be serving meanwhile.
+  boost::asio::awaitable<UpkeepResult> upkeep(const ReadContext& context) override;
 
   // Access tokens fetched so far (tests).
   int tokens_issued() const { return token_.issued; }

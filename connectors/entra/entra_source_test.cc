@@ -17,6 +17,21 @@
 namespace keywarden {
 namespace {
 
+// The source's upkeep as the daemon runs it: its state from the store, the
+// state it returns stored. A named coroutine: see blocking_work.h.
+boost::asio::awaitable<UpkeepResult> upkeep_into(Source& source, Store& store, Timestamp now) {
+  ReadContext context;
+  context.now = now;
+  context.state = store.values(Store::cursor_scope(source.name()));
+  auto op = source.upkeep(context);
+  UpkeepResult result = co_await std::move(op);
+  IdentityChanges stored;
+  stored.cursors = result.cursors;
+  store.apply_changes(source.name(), stored, now, false);
+  co_return result;
+}
+
+
 namespace net = boost::asio;
 using nlohmann::json;
 using testing::RecordedRequest;
@@ -163,7 +178,7 @@ struct ReadOutcome {
 net::awaitable<ReadOutcome> try_read_all(EntraSource& source) {
   ReadOutcome outcome;
   try {
-    auto op = source.read_all();
+    auto op = source.read_all(ReadContext{});
     FullRead read = co_await std::move(op);
     outcome.read = std::move(read);
   } catch (const SourceReadError& e) {
@@ -539,9 +554,9 @@ TEST_F(EntraSourceTest, SubscriptionsAreCreatedRenewedAndReauthorized) {
     auto ex = co_await net::this_coro::executor;
     auto store = Store::open_scratch_copy("/nonexistent-keywarden-dir/keywarden.db");
     EntraSource source(config(server.url(), true), ex, fast());
-    const std::string scope = subscription_scope("corp-entra");
+    const std::string scope = Store::cursor_scope("corp-entra");
 
-    auto create_op = source.maintain_subscriptions(*store, kNow);
+    auto create_op = upkeep_into(source, *store, kNow);
     co_await std::move(create_op);
     CO_ASSERT((created) == (2), "");
     std::vector<json> bodies;
@@ -562,20 +577,20 @@ TEST_F(EntraSourceTest, SubscriptionsAreCreatedRenewedAndReauthorized) {
     EXPECT_EQ(json::parse(*store->get_value(scope, "subscription:groups"))["id"], "sub-2");
 
     // A day later nothing is due.
-    auto quiet_op = source.maintain_subscriptions(*store, kNow + std::chrono::hours(24));
+    auto quiet_op = upkeep_into(source, *store, kNow + std::chrono::hours(24));
     co_await std::move(quiet_op);
     EXPECT_EQ(graph.graph_requests.size(), 2u);
 
     // A lifecycle notification asked to reauthorize the users subscription.
     store->set_value(scope, "reauthorize:sub-1", "1");
-    auto reauth_op = source.maintain_subscriptions(*store, kNow + std::chrono::hours(25));
+    auto reauth_op = upkeep_into(source, *store, kNow + std::chrono::hours(25));
     co_await std::move(reauth_op);
     EXPECT_EQ(reauthorized, std::vector<std::string>{"/v1.0/subscriptions/sub-1/reauthorize"});
     EXPECT_EQ(store->get_value(scope, "reauthorize:sub-1"), "");
 
     // Under a day left: both renewed with PATCH.
     const Timestamp later = kNow + std::chrono::hours(80);
-    auto renew_op = source.maintain_subscriptions(*store, later);
+    auto renew_op = upkeep_into(source, *store, later);
     co_await std::move(renew_op);
     EXPECT_EQ(patched["/v1.0/subscriptions/sub-1"], 1);
     EXPECT_EQ(patched["/v1.0/subscriptions/sub-2"], 1);
@@ -584,14 +599,14 @@ TEST_F(EntraSourceTest, SubscriptionsAreCreatedRenewedAndReauthorized) {
 
     // Graph removed the groups subscription: created anew.
     store->set_value(scope, "recreate:sub-2", "1");
-    auto recreate_op = source.maintain_subscriptions(*store, later);
+    auto recreate_op = upkeep_into(source, *store, later);
     co_await std::move(recreate_op);
     EXPECT_EQ(created, 3);
     EXPECT_EQ(json::parse(*store->get_value(scope, "subscription:groups"))["id"], "sub-3");
 
     // A renewal Graph no longer knows: created anew too.
     patch_404 = true;
-    auto lost_op = source.maintain_subscriptions(*store, later + std::chrono::hours(80));
+    auto lost_op = upkeep_into(source, *store, later + std::chrono::hours(80));
     co_await std::move(lost_op);
     EXPECT_EQ(created, 5);
   });
@@ -602,11 +617,11 @@ TEST_F(EntraSourceTest, NoNotificationUrlMeansNoSubscriptions) {
     auto ex = co_await net::this_coro::executor;
     auto store = Store::open_scratch_copy("/nonexistent-keywarden-dir/keywarden.db");
     EntraSource source(config(server.url()), ex, fast());
-    EXPECT_FALSE(source.subscribes());
-    auto op = source.maintain_subscriptions(*store, kNow);
+    EXPECT_FALSE(source.has_upkeep());
+    auto op = upkeep_into(source, *store, kNow);
     co_await std::move(op);
     EXPECT_TRUE(server.requests().empty());
-    EXPECT_EQ(source.poll_interval(), Duration(60));
+    EXPECT_EQ(source.poll_interval(), Duration(60)) << "the schema's default, with no poll_interval in the config";
   });
 }
 

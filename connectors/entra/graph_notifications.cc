@@ -6,6 +6,7 @@
 #include <cctype>
 #include <chrono>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "connectors/entra/graph_subscriptions.h"
 #include "daemon/base/ascii.h"
@@ -83,20 +84,16 @@ PushResponse answer(int status, json body) {
 
 PushResponse error(int status, const std::string& message) { return answer(status, json{{"error", message}}); }
 
-// A user Graph says was deleted: deleted in the store at once, keeping the
-// names it had, so the revoke need not wait for the next read.
-void mark_user_deleted(const std::string& source, const std::string& subject_id, PushContext& context,
-                       PushResponse& response) {
-  const std::optional<IdentityRecord> known = context.store.load_identity(source, subject_id);
+// A user Graph says was deleted: deleted at once (the store keeps the names
+// it had), so the revoke need not wait for the next read.
+void mark_user_deleted(const std::string& subject_id, const PushContext& context, PushResponse& response) {
+  const std::optional<IdentityRecord> known = context.known.identity(subject_id);
   if (!known || known->status == IdentityStatus::deleted) return;
   Identity identity;
   identity.subject_id = known->subject_id;
-  identity.user_name = known->user_name;
-  identity.email = known->email;
   identity.status = IdentityStatus::deleted;
   identity.status_detail = "deleted (Graph change notification)";
-  context.store.apply_identity_update(source, identity, false, context.now);
-  if (!known->email.empty()) response.affected_emails.insert(normalize_email(known->email));
+  response.changes.identities.push_back(std::move(identity));
 }
 
 }  // namespace
@@ -108,9 +105,9 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
 }
 
-PushResponse handle_graph_push(const std::string& source, const std::optional<std::string>& client_state,
-                               const PushRequest& request, PushContext& context) {
-  if (const auto token = request.query.find("validationToken"); token != request.query.end()) {
+PushResponse handle_graph_push(const std::optional<std::string>& client_state, const PushRequest& request,
+                               const PushContext& context) {
+  if (const auto token = request.query_params.find("validationToken"); token != request.query_params.end()) {
     if (request.method != "POST" && request.method != "GET") return error(405, "use POST");
     PushResponse response;
     response.status = 200;
@@ -132,7 +129,7 @@ PushResponse handle_graph_push(const std::string& source, const std::optional<st
   PushResponse response;
   response.status = 202;
   int accepted = 0, duplicates = 0, ignored = 0, lifecycle = 0;
-  const std::string scope = subscription_scope(source);
+  std::set<std::string> this_delivery;
   for (const auto& item : *value) {
     if (!item.is_object()) {
       ++ignored;
@@ -148,23 +145,25 @@ PushResponse handle_graph_push(const std::string& source, const std::optional<st
     if (const std::string event = string_field(item, "lifecycleEvent"); !event.empty()) {
       ++lifecycle;
       if (event == "reauthorizationRequired" && !subscription.empty()) {
-        context.store.set_value(scope, "reauthorize:" + subscription, "1");
+        response.changes.cursors["reauthorize:" + subscription] = "1";
       } else if (event == "subscriptionRemoved" && !subscription.empty()) {
-        context.store.set_value(scope, "recreate:" + subscription, "1");
+        response.changes.cursors["recreate:" + subscription] = "1";
         response.read_changes_now = true;  // nothing was delivered meanwhile
       } else if (event == "missed") {
         response.read_changes_now = true;
       }
       continue;
     }
-    if (!context.store.remember_event(source, event_id(item, context.now), context.now)) {
+    const std::string id = event_id(item, context.now);
+    if (context.known.event_seen(id) || !this_delivery.insert(id).second) {
       ++duplicates;
       continue;
     }
+    response.changes.event_ids.push_back(id);
     ++accepted;
     response.read_changes_now = true;  // notifications carry no attributes: delta tells what changed
     if (ascii_lower(string_field(item, "changeType")) == "deleted") {
-      if (const std::string user = user_id_of(item); !user.empty()) mark_user_deleted(source, user, context, response);
+      if (const std::string user = user_id_of(item); !user.empty()) mark_user_deleted(user, context, response);
     }
   }
   json body = {{"accepted", accepted}, {"duplicates", duplicates}, {"ignored", ignored}, {"lifecycle", lifecycle}};

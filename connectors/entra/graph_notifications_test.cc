@@ -2,6 +2,7 @@
 // redelivered notifications and lifecycle events, against a real (in-memory)
 // Store.
 #include "connectors/entra/graph_notifications.h"
+#include "connectors/push_test_support.h"
 
 #include <gtest/gtest.h>
 
@@ -30,15 +31,16 @@ class GraphHookTest : public ::testing::Test {
     store_->apply_full_read(kSource, {alice}, 1, kNow);
   }
 
-  PushResponse push(const std::string& method, const std::string& body,
-                    std::map<std::string, std::string> query = {},
-                    std::optional<std::string> client_state = kState, Timestamp now = kNow) {
+  AppliedPush push(const std::string& method, const std::string& body,
+                   std::map<std::string, std::string> query = {},
+                   std::optional<std::string> client_state = kState, Timestamp now = kNow) {
     PushRequest request;
     request.method = method;
-    request.query = std::move(query);
+    request.query_params = std::move(query);
     request.body = body;
-    PushContext context{*store_, now};
-    return handle_graph_push(kSource, client_state, request, context);
+    return apply_push(*store_, kSource, now, [&](const PushContext& context) {
+      return handle_graph_push(client_state, request, context);
+    });
   }
 
   static json notification(const std::string& change, const std::string& user, const std::string& state = kState) {
@@ -62,7 +64,7 @@ TEST_F(GraphHookTest, ValidationEchoesTheDecodedTokenAsPlainText) {
   // ?validationToken=Validation%3A%20Testing%20client%20application%20reachability%20for%20subscription%20Request-Id%3A%20…
   const std::string token = "Validation: Testing client application reachability for subscription Request-Id: "
                             "1a2b <script>alert(1)</script> &amp;+%";
-  const PushResponse r = push("POST", "", {{"validationToken", token}});
+  const AppliedPush r = push("POST", "", {{"validationToken", token}});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.content_type, "text/plain");
   EXPECT_EQ(r.body, token) << "verbatim, never encoded or escaped";
@@ -74,7 +76,7 @@ TEST_F(GraphHookTest, ValidationEchoesTheDecodedTokenAsPlainText) {
 }
 
 TEST_F(GraphHookTest, MismatchedClientStateIsIgnoredWithoutFailingTheBatch) {
-  const PushResponse r = push("POST", batch({notification("updated", "u-alice", "forged"),
+  const AppliedPush r = push("POST", batch({notification("updated", "u-alice", "forged"),
                                              notification("updated", "u-bob")}));
   EXPECT_EQ(r.status, 202);
   const json body = json::parse(r.body);
@@ -83,7 +85,7 @@ TEST_F(GraphHookTest, MismatchedClientStateIsIgnoredWithoutFailingTheBatch) {
   EXPECT_TRUE(r.read_changes_now);
   EXPECT_EQ(r.body.find(kState), std::string::npos);
 
-  const PushResponse forged = push("POST", batch({notification("deleted", "u-alice", "forged")}));
+  const AppliedPush forged = push("POST", batch({notification("deleted", "u-alice", "forged")}));
   EXPECT_EQ(forged.status, 202);
   EXPECT_FALSE(forged.read_changes_now);
   EXPECT_EQ(store_->load_identity(kSource, "u-alice")->status, IdentityStatus::active) << "a forged delete does nothing";
@@ -97,14 +99,14 @@ TEST_F(GraphHookTest, MismatchedClientStateIsIgnoredWithoutFailingTheBatch) {
 
 TEST_F(GraphHookTest, ADuplicateNotificationHasOneEffect) {
   const std::string body = batch({notification("updated", "u-alice")});
-  const PushResponse first = push("POST", body);
+  const AppliedPush first = push("POST", body);
   EXPECT_TRUE(first.read_changes_now);
-  const PushResponse again = push("POST", body);
+  const AppliedPush again = push("POST", body);
   EXPECT_EQ(again.status, 202);
   EXPECT_FALSE(again.read_changes_now);
   EXPECT_EQ(json::parse(again.body)["duplicates"], 1);
   // The same item inside one batch, too.
-  const PushResponse twice = push("POST", batch({notification("updated", "u-carol"), notification("updated", "u-carol")}));
+  const AppliedPush twice = push("POST", batch({notification("updated", "u-carol"), notification("updated", "u-carol")}));
   EXPECT_EQ(json::parse(twice.body)["accepted"], 1);
   EXPECT_EQ(json::parse(twice.body)["duplicates"], 1);
   // A later real change of the same user is not swallowed for good.
@@ -112,7 +114,7 @@ TEST_F(GraphHookTest, ADuplicateNotificationHasOneEffect) {
 }
 
 TEST_F(GraphHookTest, ADeletedUserIsDeletedAtOnce) {
-  const PushResponse r = push("POST", batch({notification("deleted", "u-alice")}));
+  const AppliedPush r = push("POST", batch({notification("deleted", "u-alice")}));
   EXPECT_EQ(r.status, 202);
   EXPECT_TRUE(r.read_changes_now);
   EXPECT_EQ(r.affected_emails, std::set<std::string>{"alice@example.com"});
@@ -120,7 +122,7 @@ TEST_F(GraphHookTest, ADeletedUserIsDeletedAtOnce) {
   EXPECT_EQ(alice->status, IdentityStatus::deleted);
   EXPECT_EQ(alice->email, "alice@example.com") << "the names are kept";
   // Again (Graph redelivers): nothing more.
-  const PushResponse again = push("POST", batch({notification("deleted", "u-alice")}));
+  const AppliedPush again = push("POST", batch({notification("deleted", "u-alice")}));
   EXPECT_TRUE(again.affected_emails.empty());
   // An unknown user: nothing to mark, the delta read will tell.
   EXPECT_TRUE(push("POST", batch({notification("deleted", "u-nobody")})).affected_emails.empty());
@@ -135,8 +137,8 @@ TEST_F(GraphHookTest, LifecycleEventsAreRememberedForTheSubscriptionJob) {
                 {"clientState", state},
                 {"lifecycleEvent", event}};
   };
-  const std::string scope = subscription_scope(kSource);
-  PushResponse r = push("POST", batch({lifecycle("reauthorizationRequired", "sub-users")}));
+  const std::string scope = Store::cursor_scope(kSource);
+  AppliedPush r = push("POST", batch({lifecycle("reauthorizationRequired", "sub-users")}));
   EXPECT_EQ(r.status, 202);
   EXPECT_EQ(json::parse(r.body)["lifecycle"], 1);
   EXPECT_EQ(store_->get_value(scope, "reauthorize:sub-users"), "1");
@@ -161,7 +163,7 @@ TEST_F(GraphHookTest, BadRequestsGetA4xxAndChangeNothing) {
   EXPECT_EQ(push("POST", "").status, 400);
   EXPECT_EQ(push("PUT", batch({})).status, 405);
   EXPECT_EQ(push("GET", "").status, 405);
-  const PushResponse odd = push("POST", R"({"value":[1,"x",null]})");
+  const AppliedPush odd = push("POST", R"({"value":[1,"x",null]})");
   EXPECT_EQ(odd.status, 202);
   EXPECT_EQ(json::parse(odd.body)["ignored"], 3);
   EXPECT_EQ(store_->load_identity(kSource, "u-alice")->status, IdentityStatus::active);

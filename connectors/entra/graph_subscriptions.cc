@@ -18,8 +18,25 @@ struct StoredSubscription {
   Timestamp expires{};
 };
 
-std::optional<StoredSubscription> load_subscription(Store& store, const std::string& scope, const std::string& resource) {
-  const std::optional<std::string> text = store.get_value(scope, "subscription:" + resource);
+// The source's stored values with this run's updates on top.
+class SubscriptionState {
+ public:
+  SubscriptionState(const std::map<std::string, std::string>& stored, std::map<std::string, std::string>& updates)
+      : stored_(stored), updates_(updates) {}
+  std::optional<std::string> get(const std::string& name) const {
+    if (auto it = updates_.find(name); it != updates_.end()) return it->second;
+    if (auto it = stored_.find(name); it != stored_.end()) return it->second;
+    return std::nullopt;
+  }
+  void set(const std::string& name, const std::string& value) { updates_[name] = value; }
+
+ private:
+  const std::map<std::string, std::string>& stored_;
+  std::map<std::string, std::string>& updates_;
+};
+
+std::optional<StoredSubscription> load_subscription(const SubscriptionState& state, const std::string& resource) {
+  const std::optional<std::string> text = state.get("subscription:" + resource);
   if (!text || text->empty()) return std::nullopt;
   const json doc = json::parse(*text, nullptr, false);
   if (!doc.is_object() || !doc.contains("id") || !doc["id"].is_string() || !doc.contains("expires") ||
@@ -31,14 +48,13 @@ std::optional<StoredSubscription> load_subscription(Store& store, const std::str
   return StoredSubscription{doc["id"].get<std::string>(), *expires};
 }
 
-void save_subscription(Store& store, const std::string& scope, const std::string& resource,
-                       const StoredSubscription& subscription) {
+void save_subscription(SubscriptionState& state, const std::string& resource, const StoredSubscription& subscription) {
   const json doc = {{"id", subscription.id}, {"expires", format_rfc3339(subscription.expires)}};
-  store.set_value(scope, "subscription:" + resource, doc.dump());
+  state.set("subscription:" + resource, doc.dump());
 }
 
-bool flag_set(Store& store, const std::string& scope, const std::string& name) {
-  const std::optional<std::string> value = store.get_value(scope, name);
+bool flag_set(const SubscriptionState& state, const std::string& name) {
+  const std::optional<std::string> value = state.get(name);
   return value && *value == "1";
 }
 
@@ -58,24 +74,24 @@ std::optional<StoredSubscription> parse_subscription(const std::string& body, Ti
 
 }  // namespace
 
-std::string subscription_scope(const std::string& source) { return "entra:" + source; }
-
-net::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& store, std::string source,
-                                                  std::string notification_url, std::string client_state,
-                                                  Timestamp now, SubscriptionPolicy policy) {
-  const std::string scope = subscription_scope(source);
+net::awaitable<SubscriptionUpkeep> maintain_graph_subscriptions(GraphClient& graph,
+                                                                std::map<std::string, std::string> stored,
+                                                                std::string notification_url, std::string client_state,
+                                                                Timestamp now, SubscriptionPolicy policy) {
+  SubscriptionUpkeep result;
+  SubscriptionState state(stored, result.cursors);
   const Timestamp new_expiry = now + policy.lifetime;
   std::vector<std::string> errors;
   const std::vector<std::string> resources = {"users", "groups"};
   for (const std::string& resource : resources) {
     try {
-      std::optional<StoredSubscription> current = load_subscription(store, scope, resource);
+      std::optional<StoredSubscription> current = load_subscription(state, resource);
       // Graph drops an expired subscription; one about to expire is cheaper
       // to replace than to race.
-      bool create = !current || flag_set(store, scope, "recreate:" + current->id) ||
+      bool create = !current || flag_set(state, "recreate:" + current->id) ||
                     current->expires <= now + std::chrono::minutes(5);
 
-      if (!create && flag_set(store, scope, "reauthorize:" + current->id)) {
+      if (!create && flag_set(state, "reauthorize:" + current->id)) {
         auto op = graph.send("POST", "/v1.0/subscriptions/" + url_encode(current->id) + "/reauthorize");
         const GraphResponse r = co_await std::move(op);
         if (r.status == 404) {
@@ -83,7 +99,7 @@ net::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& sto
         } else if (r.status / 100 != 2) {
           throw SourceReadError(graph_http_failure("reauthorize subscription for " + resource, r));
         } else {
-          store.set_value(scope, "reauthorize:" + current->id, "");
+          state.set("reauthorize:" + current->id, "");
         }
       }
 
@@ -98,8 +114,8 @@ net::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& sto
         } else {
           StoredSubscription renewed{current->id, new_expiry};
           if (auto parsed = parse_subscription(r.body, new_expiry)) renewed.expires = parsed->expires;
-          save_subscription(store, scope, resource, renewed);
-          store.set_value(scope, "reauthorize:" + current->id, "");  // a renewal reauthorizes too
+          save_subscription(state, resource, renewed);
+          state.set("reauthorize:" + current->id, "");  // a renewal reauthorizes too
         }
       }
 
@@ -115,10 +131,10 @@ net::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& sto
         if (r.status / 100 != 2) throw SourceReadError(graph_http_failure("create subscription for " + resource, r));
         const std::optional<StoredSubscription> created = parse_subscription(r.body, new_expiry);
         if (!created) throw SourceReadError("create subscription for " + resource + ": the answer has no id");
-        save_subscription(store, scope, resource, *created);
+        save_subscription(state, resource, *created);
         if (current) {
-          store.set_value(scope, "recreate:" + current->id, "");
-          store.set_value(scope, "reauthorize:" + current->id, "");
+          state.set("recreate:" + current->id, "");
+          state.set("reauthorize:" + current->id, "");
         }
       }
     } catch (const SourceReadError& e) {
@@ -131,8 +147,9 @@ net::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& sto
   if (!errors.empty()) {
     std::string text;
     for (const auto& e : errors) text += (text.empty() ? "" : "; ") + e;
-    throw SourceReadError(graph.message("subscriptions: " + text));
+    result.error = graph.message("subscriptions: " + text);
   }
+  co_return result;
 }
 
 }  // namespace keywarden

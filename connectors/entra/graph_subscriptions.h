@@ -1,8 +1,8 @@
 // Microsoft Graph change-notification subscriptions of one entra source: the
-// state kept in the Store, and the job that creates, renews and reauthorizes
-// them.
+// state kept with the source's other stored values, and the job that
+// creates, renews and reauthorizes them.
 //
-// State, all in Store values of scope subscription_scope(source):
+// State (the source's stored values):
 //   "subscription:users", "subscription:groups"  {"id":…, "expires":RFC 3339}
 //   "reauthorize:<id>"  "1" after a reauthorizationRequired lifecycle event
 //   "recreate:<id>"     "1" after a subscriptionRemoved lifecycle event
@@ -14,14 +14,13 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <map>
 #include <string>
 
 #include "connectors/entra/graph_client.h"
-#include "daemon/store/store.h"
+#include "daemon/engine/time_point.h"
 
 namespace keywarden {
-
-std::string subscription_scope(const std::string& source);  // "entra:<source>"
 
 // How long subscriptions live and when they are renewed. Graph allows user
 // and group subscriptions under 41,760 minutes (29 days).
@@ -36,14 +35,21 @@ struct SubscriptionPolicy {
 // `notification_url`, clientState = `client_state`); reauthorizes it when a
 // lifecycle notification asked (POST /subscriptions/{id}/reauthorize);
 // renews it with PATCH when less than renew_before remains. A subscription
-// Graph no longer knows (404) is created again. Each step's result is stored
-// as soon as Graph confirms it. Throws SourceReadError naming what failed
-// after trying both resources; what succeeded stays stored.
+// Graph no longer knows (404) is created again. `stored` is the source's
+// stored state; the result holds the values to store (whatever succeeded)
+// and, when a step failed, `error` naming what failed after trying both
+// resources.
 //
 // Graph validates notification_url while it creates a subscription, so the
 // daemon's HTTP server must be answering /hooks/entra/<source> meanwhile.
-boost::asio::awaitable<void> maintain_graph_subscriptions(GraphClient& graph, Store& store, std::string source,
-                                                          std::string notification_url, std::string client_state,
-                                                          Timestamp now, SubscriptionPolicy policy);
+struct SubscriptionUpkeep {
+  std::map<std::string, std::string> cursors;  // values to store
+  std::string error;                           // empty when every step succeeded
+};
+boost::asio::awaitable<SubscriptionUpkeep> maintain_graph_subscriptions(GraphClient& graph,
+                                                                        std::map<std::string, std::string> stored,
+                                                                        std::string notification_url,
+                                                                        std::string client_state, Timestamp now,
+                                                                        SubscriptionPolicy policy);
 
 }  // namespace keywarden

@@ -1,4 +1,4 @@
-#include "connectors/file_source.h"
+#include "connectors/file/file_source.h"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -78,10 +78,25 @@ std::vector<Identity> parse_identity_document(const std::string& text, const std
   return out;
 }
 
+const SourceType& file_source_type() {
+  static const SourceType type{
+      {"file",
+       {{"path", ValueKind::path, true, {}, {}, "the JSON document of identities, re-read on every reconcile"}},
+       {},
+       "a JSON export of identities (an HR or IdP export)"},
+      {},
+      {},
+      [](const SourceConfig& config, boost::asio::any_io_executor executor) -> std::unique_ptr<Source> {
+        return std::make_unique<FileSource>(config, std::move(executor));
+      },
+  };
+  return type;
+}
+
 FileSource::FileSource(SourceConfig config, boost::asio::any_io_executor executor)
     : Source(std::move(config)), executor_(std::move(executor)) {}
 
-boost::asio::awaitable<FullRead> FileSource::read_all() {
+boost::asio::awaitable<FullRead> FileSource::read_all(const ReadContext&) {
   const std::string path = config().get("path");
   // The work is a named local: GCC 12 destroys temporaries inside a
   // co_await expression twice.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "connectors/source.h"
+#include "connectors/source_type.h"
 
 namespace keywarden {
 
@@ -16,11 +17,14 @@ namespace keywarden {
 // problem. `origin` is used in messages only.
 std::vector<Identity> parse_identity_document(const std::string& text, const std::string& origin);
 
+// The declaration of type "file": keys, factory.
+const SourceType& file_source_type();
+
 class FileSource final : public Source {
  public:
   FileSource(SourceConfig config, boost::asio::any_io_executor executor);
   bool polls() const override { return true; }
-  boost::asio::awaitable<FullRead> read_all() override;
+  boost::asio::awaitable<FullRead> read_all(const ReadContext& context) override;
 
  private:
   boost::asio::any_io_executor executor_;

@@ -6,6 +6,7 @@
 #include <array>
 #include <cctype>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <vector>
 
 #include "connectors/okta/okta_events.h"
@@ -35,37 +36,24 @@ std::string email_from_login(const std::string& login) {
   return login.find('@') != std::string::npos ? login : std::string();
 }
 
-void apply_status(const OktaEventEffect& effect, PushContext& context, const std::string& source,
-                  PushResponse& response) {
+// A status change: the names keywarden already knows are kept (an empty
+// name keeps the stored one); the event's login fills them for someone new.
+void report_status(const OktaEventEffect& effect, const PushContext& context, PushResponse& response) {
+  const std::optional<IdentityRecord> known = context.known.identity(effect.subject_id);
   Identity identity;
   identity.subject_id = effect.subject_id;
-  if (auto known = context.store.load_identity(source, effect.subject_id)) {
-    identity.user_name = known->user_name;
-    identity.email = known->email;
-  }
-  if (identity.user_name.empty()) identity.user_name = effect.subject_login;
-  if (identity.email.empty()) identity.email = email_from_login(effect.subject_login);
+  if (!known || known->user_name.empty()) identity.user_name = effect.subject_login;
+  if (!known || known->email.empty()) identity.email = email_from_login(effect.subject_login);
   identity.status = effect.status;
   identity.status_detail = effect.status_detail;
-  context.store.apply_identity_update(source, identity, /*groups_known=*/false, context.now);
-  if (!identity.email.empty()) response.affected_emails.insert(normalize_email(identity.email));
+  response.changes.identities.push_back(std::move(identity));
 }
 
-void apply_membership(const OktaEventEffect& effect, PushContext& context, const std::string& source,
-                      PushResponse& response) {
-  auto known = context.store.load_identity(source, effect.subject_id);
-  if (!known) {
-    // Someone keywarden has not read yet: record what the event says of them,
-    // so that the membership joins a person with an email.
-    Identity identity;
-    identity.subject_id = effect.subject_id;
-    identity.user_name = effect.subject_login;
-    identity.email = email_from_login(effect.subject_login);
-    context.store.apply_identity_update(source, identity, /*groups_known=*/false, context.now);
-  }
-  context.store.set_membership(source, effect.subject_id, effect.group, effect.member, context.now);
-  const std::string email = known && !known->email.empty() ? known->email : email_from_login(effect.subject_login);
-  if (!email.empty()) response.affected_emails.insert(normalize_email(email));
+// Someone keywarden has not read yet is recorded with what the event says of
+// them (the hints), so that the membership joins a person with an email.
+void report_membership(const OktaEventEffect& effect, PushResponse& response) {
+  response.changes.memberships.push_back(MembershipChange{effect.subject_id, effect.group, effect.member,
+                                                          effect.subject_login, email_from_login(effect.subject_login)});
 }
 
 }  // namespace
@@ -77,7 +65,7 @@ bool hook_secret_matches(std::string_view presented, std::string_view expected) 
   return equal && !expected.empty();
 }
 
-PushResponse handle_okta_hook(const PushRequest& request, PushContext& context, const OktaHookSettings& settings) {
+PushResponse handle_okta_hook(const PushRequest& request, const PushContext& context, const OktaHookSettings& settings) {
   const auto auth = request.headers.find(ascii_lower(settings.header));
   if (settings.secret.empty() || auth == request.headers.end() || !hook_secret_matches(auth->second, settings.secret)) {
     return answer(401, "missing or wrong " + settings.header + " header");
@@ -129,14 +117,16 @@ PushResponse handle_okta_hook(const PushRequest& request, PushContext& context, 
   PushResponse response;
   response.status = 200;
   response.content_type.clear();
+  std::set<std::string> this_delivery;
   for (const OktaLogEvent& event : parsed) {
     if (!event.effect) continue;
     // At-least-once delivery: a uuid seen before has had its effect.
-    if (!context.store.remember_event(settings.source, event.uuid, context.now)) continue;
+    if (context.known.event_seen(event.uuid) || !this_delivery.insert(event.uuid).second) continue;
+    response.changes.event_ids.push_back(event.uuid);
     if (event.effect->kind == OktaEventEffect::Kind::status) {
-      apply_status(*event.effect, context, settings.source, response);
+      report_status(*event.effect, context, response);
     } else {
-      apply_membership(*event.effect, context, settings.source, response);
+      report_membership(*event.effect, response);
     }
   }
   return response;

@@ -1,5 +1,5 @@
 // Okta Event Hooks (SPEC §6 /hooks/okta/<source>): the one-time verification
-// GET and the POST deliveries, answered synchronously against the store.
+// GET and the POST deliveries, answered synchronously with what they mean.
 //
 // Okta authenticates itself with a static header (not a signature): every
 // request, the verification GET included, must carry the configured header
@@ -14,7 +14,6 @@
 namespace keywarden {
 
 struct OktaHookSettings {
-  std::string source;  // the source's name: the store scope of its identities and events
   std::string header;  // the auth header's name, any case
   std::string secret;  // its expected value; empty refuses every request
 };
@@ -34,14 +33,14 @@ bool hook_secret_matches(std::string_view presented, std::string_view expected);
 //   eventType → 400 with nothing stored (Okta never retries a 4xx; System
 //   Log polling is the backstop);
 // - a good POST: events in `published` order, each with an effect
-//   (okta_events.h) applied once per uuid (Store::remember_event): status
-//   changes through apply_identity_update (groups untouched; the email and
-//   userName keywarden already knows are kept, the event's login fills them
-//   for someone new), memberships through set_membership. Answers 200 with
-//   an empty body and no Content-Type; affected_emails holds the normalized
-//   emails of everyone touched.
+//   (okta_events.h) reported once per uuid (one not seen before goes into
+//   changes.event_ids): status changes as identity upserts (groups
+//   untouched; the email and userName keywarden already knows are kept, the
+//   event's login fills them for someone new), memberships as membership
+//   changes with the login as hints. Answers 200 with an empty body and no
+//   Content-Type.
 // Store failures (StoreError) propagate: the caller's transaction must roll
 // back, and Okta's retry will deliver the events again.
-PushResponse handle_okta_hook(const PushRequest& request, PushContext& context, const OktaHookSettings& settings);
+PushResponse handle_okta_hook(const PushRequest& request, const PushContext& context, const OktaHookSettings& settings);
 
 }  // namespace keywarden

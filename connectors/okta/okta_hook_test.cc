@@ -10,6 +10,7 @@
 
 #include "connectors/okta/okta_hook.h"
 #include "connectors/okta/okta_source.h"
+#include "connectors/push_test_support.h"
 
 namespace keywarden {
 namespace {
@@ -76,12 +77,17 @@ class OktaHookTest : public ::testing::Test {
     return r;
   }
 
-  PushResponse push(const PushRequest& r, Timestamp now = Timestamp(std::chrono::seconds(1'800'000'000))) {
-    PushContext context{*store_, now};
-    return handle_okta_hook(r, context, settings_);
+  AppliedPush push_to(Source& source, const PushRequest& r) {
+    return apply_push(*store_, kSource, Timestamp{},
+                      [&](const PushContext& context) { return source.handle_push(r, context); });
   }
 
-  PushResponse post(const json& events) { return push(request("POST", delivery(events))); }
+  AppliedPush push(const PushRequest& r, Timestamp now = Timestamp(std::chrono::seconds(1'800'000'000))) {
+    return apply_push(*store_, kSource, now,
+                      [&](const PushContext& context) { return handle_okta_hook(r, context, settings_); });
+  }
+
+  AppliedPush post(const json& events) { return push(request("POST", delivery(events))); }
 
   // Alice as a full read left her: active, in palette-users, with her email.
   void seed_alice() {
@@ -105,7 +111,7 @@ class OktaHookTest : public ::testing::Test {
 
   fs::path dir_;
   std::unique_ptr<Store> store_;
-  OktaHookSettings settings_{kSource, "Authorization", kSecret};
+  OktaHookSettings settings_{"Authorization", kSecret};
 };
 
 TEST(OktaHookSecret, ComparesWholeValues) {
@@ -121,7 +127,7 @@ TEST(OktaHookSecret, ComparesWholeValues) {
 TEST_F(OktaHookTest, VerificationGetEchoesTheChallenge) {
   PushRequest r = request("GET");
   r.headers["x-okta-verification-challenge"] = "Mn9Wz1\"q";
-  const PushResponse response = push(r);
+  const AppliedPush response = push(r);
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.content_type, "application/json");
   EXPECT_EQ(json::parse(response.body), json({{"verification", "Mn9Wz1\"q"}}));
@@ -132,7 +138,7 @@ TEST_F(OktaHookTest, VerificationNeedsTheSecretToo) {
   r.headers["x-okta-verification-challenge"] = "challenge";
   EXPECT_EQ(push(r).status, 401);
   r.headers["authorization"] = "not-the-secret";
-  const PushResponse response = push(r);
+  const AppliedPush response = push(r);
   EXPECT_EQ(response.status, 401);
   EXPECT_EQ(response.body.find("challenge"), std::string::npos);
 }
@@ -147,7 +153,7 @@ TEST_F(OktaHookTest, WrongSecretIs401AndStoresNothing) {
   EXPECT_EQ(push(request("POST", delivery(events), "hook-secret-7d41c0f3a9e2 ")).status, 401);
   EXPECT_TRUE(store_->load_identities().empty());
   // Not even the uuid was remembered: the genuine delivery still has its effect.
-  const PushResponse genuine = post(events);
+  const AppliedPush genuine = post(events);
   EXPECT_EQ(genuine.status, 200);
   ASSERT_TRUE(store_->load_identity(kSource, "00ubob"));
   EXPECT_EQ(store_->load_identity(kSource, "00ubob")->status, IdentityStatus::inactive);
@@ -170,7 +176,7 @@ TEST_F(OktaHookTest, NoConfiguredSecretRefusesEverything) {
 
 TEST_F(OktaHookTest, DeactivationKeepsTheKnownEmailAndGroups) {
   seed_alice();
-  const PushResponse response =
+  const AppliedPush response =
       post(json::array({log_event("u-1", "user.lifecycle.deactivate", "00ualice", "alice.login@corp.example")}));
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, "");
@@ -196,7 +202,7 @@ TEST_F(OktaHookTest, EachLifecycleEventHasItsStatus) {
   };
   int n = 0;
   for (const auto& [type, status] : steps) {
-    const PushResponse response =
+    const AppliedPush response =
         post(json::array({log_event("u-" + std::to_string(++n), type, "00ualice", "alice.login@corp.example")}));
     EXPECT_EQ(response.status, 200) << type;
     EXPECT_EQ(alice().status, status) << type;
@@ -205,7 +211,7 @@ TEST_F(OktaHookTest, EachLifecycleEventHasItsStatus) {
 
 TEST_F(OktaHookTest, GroupRemovalAndAdditionChangeMemberships) {
   seed_alice();
-  PushResponse response = post(json::array(
+  AppliedPush response = post(json::array(
       {log_event("u-1", "group.user_membership.remove", "00ualice", "alice.login@corp.example",
                  "2026-11-26T09:58:01.000Z", "palette-users")}));
   EXPECT_EQ(response.status, 200);
@@ -219,7 +225,7 @@ TEST_F(OktaHookTest, GroupRemovalAndAdditionChangeMemberships) {
 }
 
 TEST_F(OktaHookTest, SomeoneNewIsRecordedWithTheEventsLogin) {
-  const PushResponse response = post(json::array(
+  const AppliedPush response = post(json::array(
       {log_event("u-1", "group.user_membership.add", "00unew", "New.Hire@example.com", "2026-11-26T09:58:01.000Z",
                  "palette-users")}));
   EXPECT_EQ(response.status, 200);
@@ -241,7 +247,7 @@ TEST_F(OktaHookTest, ADuplicateUuidHasNoSecondEffect) {
   EXPECT_EQ(post(json::array({reactivate})).status, 200);
   EXPECT_EQ(alice().status, IdentityStatus::active);
   // Okta delivers the deactivation again (at-least-once): it changes nothing.
-  const PushResponse replay = post(json::array({deactivate}));
+  const AppliedPush replay = post(json::array({deactivate}));
   EXPECT_EQ(replay.status, 200);
   EXPECT_TRUE(replay.affected_emails.empty());
   EXPECT_EQ(alice().status, IdentityStatus::active);
@@ -259,7 +265,7 @@ TEST_F(OktaHookTest, ADuplicateUuidHasNoSecondEffect) {
 TEST_F(OktaHookTest, EventsApplyInPublishedOrder) {
   seed_alice();
   // Delivered newest first: the unsuspension is the last word.
-  const PushResponse response = post(json::array(
+  const AppliedPush response = post(json::array(
       {log_event("u-2", "user.lifecycle.unsuspend", "00ualice", "a@x", "2026-11-26T09:58:01.900Z"),
        log_event("u-1", "user.lifecycle.suspend", "00ualice", "a@x", "2026-11-26T09:58:01.100Z")}));
   EXPECT_EQ(response.status, 200);
@@ -270,7 +276,7 @@ TEST_F(OktaHookTest, FailedOutcomesAndOtherEventsChangeNothing) {
   seed_alice();
   json failed = log_event("u-1", "user.lifecycle.deactivate", "00ualice", "a@x");
   failed["outcome"]["result"] = "FAILURE";
-  const PushResponse response = post(json::array(
+  const AppliedPush response = post(json::array(
       {failed, log_event("u-2", "application.user_membership.remove", "00ualice", "a@x"),
        log_event("u-3", "user.session.start", "00ualice", "a@x")}));
   EXPECT_EQ(response.status, 200);
@@ -286,7 +292,7 @@ TEST_F(OktaHookTest, MalformedBodiesAre400AndChangeNothing) {
         std::string(R"({"data":null})"), std::string(R"({"data":{"events":{}}})"), std::string(R"({"events":[]})"),
         delivery(json::array({good, 42})), delivery(json::array({good, {{"uuid", "u-9"}}})),
         delivery(json::array({good, {{"eventType", "user.lifecycle.suspend"}}}))}) {
-    const PushResponse response = push(request("POST", body));
+    const AppliedPush response = push(request("POST", body));
     EXPECT_EQ(response.status, 400) << body;
     EXPECT_TRUE(response.affected_emails.empty());
   }
@@ -307,7 +313,7 @@ TEST_F(OktaHookTest, WrongContentTypeMethodOrPath) {
   PushRequest charset = request("POST", body);
   charset.headers["content-type"] = "application/json; charset=utf-8";
   EXPECT_EQ(push(charset).status, 200);
-  const PushResponse put = push(request("PUT", body));
+  const AppliedPush put = push(request("PUT", body));
   EXPECT_EQ(put.status, 405);
   EXPECT_EQ(put.headers.at("Allow"), "GET, POST");
   PushRequest deeper = request("POST", body);
@@ -333,23 +339,28 @@ TEST_F(OktaHookTest, SourceReadsTheHookSecretAndHeaderFromItsConfig) {
     boost::asio::io_context io;
     OktaSource without(config, io.get_executor());
     EXPECT_FALSE(without.accepts_pushes());
-    PushContext context{*store_, Timestamp{}};
-    EXPECT_EQ(without.handle_push(request("GET"), context).status, 404);
+    EXPECT_EQ(push_to(without, request("GET")).status, 404);
   }
   config.settings["hook_secret_env"] = "KW_OKTA_HOOK_TEST_SECRET";
   boost::asio::io_context io;
   OktaSource source(config, io.get_executor());
   EXPECT_TRUE(source.accepts_pushes());
-  PushContext context{*store_, Timestamp{}};
   ::unsetenv("KW_OKTA_HOOK_TEST_SECRET");
-  EXPECT_EQ(source.handle_push(request("GET"), context).status, 503);
+  EXPECT_EQ(push_to(source, request("GET")).status, 503);
+  ASSERT_TRUE(source.authorize(request("GET")));
+  EXPECT_EQ(source.authorize(request("GET"))->status, 503);
   ::setenv("KW_OKTA_HOOK_TEST_SECRET", kSecret, 1);
   PushRequest r = request("GET", "", nullptr);
   r.headers["x-okta-secret"] = kSecret;
   r.headers["x-okta-verification-challenge"] = "c1";
-  const PushResponse response = source.handle_push(r, context);
+  EXPECT_FALSE(source.authorize(r)) << "the right header passes the check on headers";
+  const PushResponse response = push_to(source, r);
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.body, R"({"verification":"c1"})");
+  PushRequest wrong = request("POST", "", "not-the-secret");
+  wrong.headers["x-okta-secret"] = "not-the-secret";
+  ASSERT_TRUE(source.authorize(wrong)) << "a wrong secret is refused on the headers, before any body";
+  EXPECT_EQ(source.authorize(wrong)->status, 401);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "connectors/okta/okta_events.h"
 #include "connectors/okta/okta_hook.h"
 #include "connectors/okta/okta_users.h"
+#include "daemon/base/ascii.h"
 #include "daemon/engine/time_point.h"
 #include "daemon/net/url.h"
 
@@ -96,12 +97,30 @@ Identity identity_from_event(const OktaEventEffect& effect) {
 
 }  // namespace
 
+const SourceType& okta_source_type() {
+  static const SourceType type{
+      {"okta",
+       {{"url", ValueKind::url, true, {}, {}, "the Okta org, e.g. https://corp.okta.com"},
+        {"token", ValueKind::secret, true, {}, {}, "an SSWS API token (read-only admin)"},
+        {"hook_secret", ValueKind::secret, false, {}, {}, "the value of the Event Hook's authentication header"},
+        {"hook_header", ValueKind::header, false, "Authorization", {}, "the Event Hook's authentication header"},
+        {"poll_interval", ValueKind::duration, false, "1m", {}, "how often the System Log is read between full reads"}},
+       {},
+       "an Okta org through its Management API, System Log and Event Hooks"},
+      "/hooks/okta/", "okta_hook",
+      [](const SourceConfig& config, net::any_io_executor executor) -> std::unique_ptr<Source> {
+        return std::make_unique<OktaSource>(config, std::move(executor));
+      },
+  };
+  return type;
+}
+
 OktaSource::OktaSource(SourceConfig config, net::any_io_executor executor)
     : OktaSource(std::move(config), std::move(executor), OktaClientOptions{}, OktaLogOptions{}) {}
 
 OktaSource::OktaSource(SourceConfig config, net::any_io_executor executor, OktaClientOptions client_options,
                        OktaLogOptions log_options)
-    : Source(std::move(config)),
+    : Source(with_defaults(std::move(config), okta_source_type().schema)),
       executor_(std::move(executor)),
       client_options_(client_options),
       log_options_(log_options) {}
@@ -115,7 +134,7 @@ std::string OktaSource::read_token() const {
   }
 }
 
-net::awaitable<FullRead> OktaSource::read_all() {
+net::awaitable<FullRead> OktaSource::read_all(const ReadContext&) {
   // Taken before the first request: whatever changes while the directory is
   // listed is in the System Log after this point.
   const Timestamp started = now_utc();
@@ -301,7 +320,7 @@ net::awaitable<ChangeSet> OktaSource::read_log(OktaClient& client, std::string u
     }
   }
   for (const auto& key : pairs) {
-    changes.memberships.push_back(MembershipChange{key.first, key.second, last_membership.at(key)});
+    changes.memberships.push_back(MembershipChange{key.first, key.second, last_membership.at(key), "", ""});
   }
   changes.cursors["log_next"] = cursor;
   co_return changes;
@@ -309,20 +328,50 @@ net::awaitable<ChangeSet> OktaSource::read_log(OktaClient& client, std::string u
 
 bool OktaSource::accepts_pushes() const { return !config().secret("hook_secret").empty(); }
 
-PushResponse OktaSource::handle_push(const PushRequest& request, PushContext& context) {
-  const SecretRef ref = config().secret("hook_secret");
-  if (ref.empty()) return Source::handle_push(request, context);
+std::optional<std::string> OktaSource::hook_secret() const {
+  const std::lock_guard<std::mutex> lock(hook_secret_mutex_);
   if (!hook_secret_) {
+    const SecretRef ref = config().secret("hook_secret");
+    if (ref.empty()) return std::nullopt;
     try {
       hook_secret_ = read_secret(ref);
     } catch (const std::exception&) {
-      PushResponse r;
-      r.status = 503;
-      r.body = R"({"error":"the hook secret cannot be read"})";
-      return r;
+      return std::nullopt;  // not kept: a file that appears later is picked up
     }
   }
-  const OktaHookSettings settings{name(), config().get("hook_header", "Authorization"), *hook_secret_};
+  return hook_secret_;
+}
+
+namespace {
+
+PushResponse secret_unreadable() {
+  PushResponse r;
+  r.status = 503;
+  r.body = R"({"error":"the hook secret cannot be read"})";
+  return r;
+}
+
+}  // namespace
+
+std::optional<PushResponse> OktaSource::authorize(const PushRequest& head) const {
+  const std::optional<std::string> secret = hook_secret();
+  if (!secret) return secret_unreadable();
+  const std::string header = config().get("hook_header");
+  const auto it = head.headers.find(ascii_lower(header));
+  if (it == head.headers.end() || !hook_secret_matches(it->second, *secret)) {
+    PushResponse r;
+    r.status = 401;
+    r.body = nlohmann::json{{"error", "missing or wrong " + header + " header"}}.dump();
+    return r;
+  }
+  return std::nullopt;
+}
+
+PushResponse OktaSource::handle_push(const PushRequest& request, const PushContext& context) {
+  if (config().secret("hook_secret").empty()) return Source::handle_push(request, context);
+  const std::optional<std::string> secret = hook_secret();
+  if (!secret) return secret_unreadable();
+  const OktaHookSettings settings{config().get("hook_header"), *secret};
   return handle_okta_hook(request, context, settings);
 }
 

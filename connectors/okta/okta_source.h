@@ -17,11 +17,13 @@
 #pragma once
 
 #include <chrono>
+#include <mutex>
 #include <optional>
 #include <string>
 
 #include "connectors/okta/okta_client.h"
 #include "connectors/source.h"
+#include "connectors/source_type.h"
 
 namespace keywarden {
 
@@ -38,6 +40,9 @@ struct OktaLogOptions {
   // window are harmless (see read_changes()).
   std::chrono::seconds cursor_overlap{60};
 };
+
+// The declaration of type "okta": keys, push route, factory.
+const SourceType& okta_source_type();
 
 class OktaSource final : public Source {
  public:
@@ -61,7 +66,7 @@ class OktaSource final : public Source {
   // next link that leads nowhere or off the org), when the token cannot be
   // read, or when no user at all is listed (an org always has the token's
   // owner): never a partial directory. Messages never hold the token.
-  boost::asio::awaitable<FullRead> read_all() override;
+  boost::asio::awaitable<FullRead> read_all(const ReadContext& context) override;
 
   bool reads_incrementally() const override { return true; }
 
@@ -83,9 +88,12 @@ class OktaSource final : public Source {
   // True when a hook secret is configured; without one every push would be
   // refused, so the source takes none.
   bool accepts_pushes() const override;
+  // 401 unless the hook_header carries the hook secret (compared in constant
+  // time), before the body is read.
+  std::optional<PushResponse> authorize(const PushRequest& head) const override;
   // See handle_okta_hook (okta_hook.h). The hook secret is read on the first
   // push and kept; if it cannot be read the answer is 503 (Okta retries once).
-  PushResponse handle_push(const PushRequest& request, PushContext& context) override;
+  PushResponse handle_push(const PushRequest& request, const PushContext& context) override;
 
  private:
   std::string read_token() const;
@@ -97,7 +105,11 @@ class OktaSource final : public Source {
   OktaClientOptions client_options_;
   OktaLogOptions log_options_;
   OktaRateLimitGate gate_;
-  std::optional<std::string> hook_secret_;
+  // The hook secret, read once (outer optional: read yet?). authorize() runs
+  // on the I/O thread and handle_push() on the store thread: guarded.
+  std::optional<std::string> hook_secret() const;
+  mutable std::mutex hook_secret_mutex_;
+  mutable std::optional<std::string> hook_secret_;
 };
 
 }  // namespace keywarden

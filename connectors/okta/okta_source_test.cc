@@ -138,7 +138,7 @@ const Identity* find(const std::vector<Identity>& ids, const std::string& subjec
 // Runs read_all and returns the error message, or "" when it succeeded.
 net::awaitable<std::string> read_all_error(OktaSource& source) {
   try {
-    auto read = source.read_all();
+    auto read = source.read_all(ReadContext{});
     co_await std::move(read);
   } catch (const SourceReadError& e) {
     co_return std::string(e.what());
@@ -154,7 +154,7 @@ TEST(OktaSourceRead, ListsUsersDeactivatedUsersGroupsAndMembers) {
     auto ex = co_await net::this_coro::executor;
     OktaSource source(okta_config(server.url()), ex, quick(), OktaLogOptions{});
     const auto before = std::chrono::system_clock::now();
-    auto read = source.read_all();
+    auto read = source.read_all(ReadContext{});
     const FullRead result = co_await std::move(read);
 
     CO_ASSERT_EQ(result.identities.size(), 4u)
@@ -215,7 +215,7 @@ TEST(OktaSourceRead, RetriesServerErrorsAndConnectionDrops) {
     server.handler = [&org](const RecordedRequest& r) { return org.reply(r); };
     auto ex = co_await net::this_coro::executor;
     OktaSource source(okta_config(server.url()), ex, quick(), OktaLogOptions{});
-    auto read = source.read_all();
+    auto read = source.read_all(ReadContext{});
     const FullRead result = co_await std::move(read);
     EXPECT_EQ(result.identities.size(), 4u);
     int user_requests = 0;
@@ -237,7 +237,7 @@ TEST(OktaSourceRead, WaitsForTheRateLimitResetOn429) {
     server.handler = [&org](const RecordedRequest& r) { return org.reply(r); };
     auto ex = co_await net::this_coro::executor;
     OktaSource source(okta_config(server.url()), ex, quick(), OktaLogOptions{});
-    auto read = source.read_all();
+    auto read = source.read_all(ReadContext{});
     const FullRead result = co_await std::move(read);
     EXPECT_EQ(result.identities.size(), 4u);
     std::vector<std::chrono::steady_clock::time_point> at;
@@ -262,7 +262,7 @@ TEST(OktaSourceRead, AnEmptiedBucketDelaysTheNextRequest) {
     server.handler = [&org](const RecordedRequest& r) { return org.reply(r); };
     auto ex = co_await net::this_coro::executor;
     OktaSource source(okta_config(server.url()), ex, quick(), OktaLogOptions{});
-    auto read = source.read_all();
+    auto read = source.read_all(ReadContext{});
     co_await std::move(read);
     const auto& requests = server.requests();
     CO_ASSERT_TRUE(requests.size() >= 2u)

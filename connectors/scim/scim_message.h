@@ -50,7 +50,4 @@ struct ScimResponse {
 ScimRequest make_scim_request(std::string method, std::string_view target, std::string body,
                               std::string base_url);
 
-// Percent-decoding; with `plus_is_space`, '+' becomes ' ' (query strings).
-std::string scim_percent_decode(std::string_view text, bool plus_is_space);
-
 }  // namespace keywarden

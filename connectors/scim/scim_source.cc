@@ -1,14 +1,89 @@
 #include "connectors/scim/scim_source.h"
 
-#include <stdexcept>
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/scim/store_scim_repository.h"
 
 namespace keywarden {
 
-ScimSource::ScimSource(SourceConfig config) : Source(std::move(config)) {}
+namespace {
 
-boost::asio::awaitable<FullRead> ScimSource::read_all() {
-  throw std::logic_error("source \"" + name() +
-                         "\" is a SCIM push source: read_all() must not be called for it");
+// Compares two secrets in constant time, whatever their lengths: both are
+// hashed first, and the digests compared with CRYPTO_memcmp.
+bool secrets_equal(const std::string& a, const std::string& b) {
+  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
+  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
+  return CRYPTO_memcmp(da, db, sizeof da) == 0;
+}
+
+PushResponse scim_error(int status, const std::string& detail) {
+  PushResponse r;
+  r.status = status;
+  r.content_type = "application/scim+json";
+  r.body = nlohmann::json{{"schemas", {"urn:ietf:params:scim:api:messages:2.0:Error"}},
+                          {"status", std::to_string(status)},
+                          {"detail", detail}}
+               .dump();
+  if (status == 401) r.headers["WWW-Authenticate"] = "Bearer realm=\"keywarden\"";
+  return r;
+}
+
+std::unique_ptr<Source> make(const SourceConfig& config, boost::asio::any_io_executor) {
+  return std::make_unique<ScimSource>(config);
+}
+
+}  // namespace
+
+const SourceType& scim_source_type() {
+  static const SourceType type{
+      {"scim",
+       {{"token", ValueKind::secret, true, {}, {}, "the bearer token the IdP's SCIM client sends"}},
+       {},
+       "SCIM 2.0 service provider that Entra ID, Okta or OneLogin push to"},
+      "/scim/v2/", "scim",
+      &make,
+  };
+  return type;
+}
+
+ScimSource::ScimSource(SourceConfig config) : Source(with_defaults(std::move(config), scim_source_type().schema)) {
+  try {
+    token_ = read_secret(this->config().secret("token"));
+  } catch (const std::exception&) {
+    // The daemon refuses to start without it (it reads every secret first);
+    // a CLI command that never serves pushes does not need it.
+  }
+}
+
+std::optional<PushResponse> ScimSource::authorize(const PushRequest& head) const {
+  if (token_.empty()) return scim_error(503, "the source's bearer token cannot be read");
+  const auto it = head.headers.find("authorization");
+  const std::string& authorization = it == head.headers.end() ? std::string() : it->second;
+  const std::string presented = authorization.rfind("Bearer ", 0) == 0 ? authorization.substr(7) : "";
+  if (presented.empty() || !secrets_equal(presented, token_)) {
+    return scim_error(401, "a valid bearer token is required");
+  }
+  return std::nullopt;
+}
+
+PushResponse ScimSource::handle_push(const PushRequest& request, const PushContext& context) {
+  ScimRequest scim = make_scim_request(request.method, request.path + (request.query.empty() ? "" : "?" + request.query),
+                                       request.body, request.base_url);
+  if (auto it = request.headers.find("if-match"); it != request.headers.end()) scim.if_match = it->second;
+  if (auto it = request.headers.find("if-none-match"); it != request.headers.end()) scim.if_none_match = it->second;
+  PushResponse r;
+  StoreScimRepository repository(context.resources, context.known, r.changes);
+  ScimResponse answer = service_.handle(scim, repository, context.now);
+  if (answer.status >= 300) r.changes = IdentityChanges{};
+  r.status = answer.status;
+  r.body = std::move(answer.body);
+  r.content_type = r.body.empty() ? "" : answer.content_type;
+  for (auto& [k, v] : answer.headers) r.headers[k] = v;
+  return r;
 }
 
 }  // namespace keywarden

@@ -1,6 +1,7 @@
-// The ScimRepository of one `scim` source, kept in keywarden's Store
-// (tables scim_resources, scim_emails, scim_members; identities and
-// memberships through the Store's identity methods).
+// The ScimRepository of one `scim` source during one request: resources are
+// kept in the source's pushed resources (keywarden's Store); identity facts
+// are collected into an IdentityChanges that the daemon applies with every
+// other source's facts (Store::apply_changes), in the same transaction.
 //
 // It opens no transaction of its own around several calls: the daemon runs
 // each SCIM request inside one on its DB thread. Not thread-safe (the Store
@@ -10,16 +11,18 @@
 #include <string>
 
 #include "connectors/scim/scim_repository.h"
-#include "daemon/store/store.h"
+#include "daemon/store/pushed_resources.h"
+#include "daemon/store/source_facts.h"
 
 namespace keywarden {
 
 class StoreScimRepository final : public ScimRepository {
  public:
-  // `store` must outlive the repository.
-  StoreScimRepository(Store& store, std::string source);
+  // All three must outlive the repository; `changes` receives the identity
+  // facts the request implies.
+  StoreScimRepository(PushedResources& resources, const SourceFacts& known, IdentityChanges& changes);
 
-  const std::string& source() const { return source_; }
+  const std::string& source() const { return resources_.source(); }
 
   std::optional<ScimRecord> get(ScimResourceType type, const std::string& id) override;
   std::vector<ScimRecord> find(ScimResourceType type, ScimLookup lookup, const std::string& key) override;
@@ -39,8 +42,9 @@ class StoreScimRepository final : public ScimRepository {
   std::optional<IdentityRecord> load_identity(const std::string& subject_id) override;
 
  private:
-  Store& store_;
-  std::string source_;
+  PushedResources& resources_;
+  const SourceFacts& known_;
+  IdentityChanges& changes_;
 };
 
 }  // namespace keywarden

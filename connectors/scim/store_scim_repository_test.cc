@@ -42,6 +42,22 @@ class StoreScimRepositoryTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
+  // The repository of `source` for one request, as ScimSource builds it.
+  struct Request {
+    Request(Store& store, const std::string& source)
+        : resources(store, source), known(store, source), repo(resources, known, changes) {}
+    PushedResources resources;
+    SourceFacts known;
+    IdentityChanges changes;
+    StoreScimRepository repo;
+  };
+
+  // What the daemon does once a request is answered: apply its facts.
+  void apply(Request& request, Timestamp now) {
+    store_->apply_changes(request.resources.source(), request.changes, now, true);
+    request.changes = IdentityChanges{};
+  }
+
   std::filesystem::path dir_;
   std::filesystem::path db_file_;
   std::unique_ptr<Store> store_;
@@ -52,21 +68,67 @@ TEST_F(StoreScimRepositoryTest, MigrationTwoUpgradesAVersionOneDatabaseKeepingIt
                                 true, at(100));
   store_.reset();
   // What a keywarden with only migration 1 left behind (migration 1 is frozen,
-  // so undoing migration 2 gives exactly that database).
-  raw("DROP TABLE scim_resources; DROP TABLE scim_emails; DROP TABLE scim_members;"
-      "DELETE FROM schema_migrations WHERE version = 2; PRAGMA user_version = 1;");
+  // so undoing migrations 2 and 3 gives exactly that database).
+  raw("DROP TABLE pushed_resources; DROP TABLE pushed_emails; DROP TABLE pushed_members;"
+      "DELETE FROM schema_migrations WHERE version >= 2; PRAGMA user_version = 1;");
   store_ = Store::open(db_file_);
-  EXPECT_EQ(store_->schema_version(), 2);
+  EXPECT_EQ(store_->schema_version(), 3);
   const std::optional<IdentityRecord> kept = store_->load_identity("corp-okta", "00u1");
   ASSERT_TRUE(kept);
   EXPECT_EQ(kept->email, "a@x.com");
-  StoreScimRepository repo(*store_, "corp-scim");
+  Request request(*store_, "corp-scim");
+  StoreScimRepository& repo = request.repo;
   const ScimRecord put = repo.put(ScimResourceType::user, "u1", "{}", {"a", "", "", {"a@x.com"}}, at(200));
   EXPECT_EQ(put.version, 1);
 }
 
+TEST_F(StoreScimRepositoryTest, MigrationThreeRenamesTheTablesKeepingTheirRows) {
+  {
+    Request request(*store_, "corp-scim");
+    request.repo.put(ScimResourceType::user, "u1", R"({"a":1})", {"alice", "", "", {"a@x.com"}}, at(1));
+    request.repo.put(ScimResourceType::group, "g1", "{}", {"", "", "g", {}}, at(1));
+    request.repo.put_member("g1", {"u1", R"({"value":"u1"})"});
+  }
+  store_.reset();
+  // A database as migration 2 left it: the old names, version 2.
+  raw("ALTER TABLE pushed_resources RENAME TO scim_resources; ALTER TABLE pushed_emails RENAME TO scim_emails;"
+      "ALTER TABLE pushed_members RENAME TO scim_members;"
+      "DROP INDEX pushed_resources_by_id; DROP INDEX pushed_resources_by_age;"
+      "DROP INDEX pushed_resources_by_user_name; DROP INDEX pushed_resources_by_external_id;"
+      "DROP INDEX pushed_resources_by_display_name; DROP INDEX pushed_emails_by_email;"
+      "DROP INDEX pushed_members_by_member;"
+      "CREATE UNIQUE INDEX scim_resources_by_id ON scim_resources (source, type, id);"
+      "CREATE INDEX scim_resources_by_age ON scim_resources (source, type, created, id);"
+      "CREATE INDEX scim_resources_by_user_name ON scim_resources (source, type, user_name_lower);"
+      "CREATE INDEX scim_resources_by_external_id ON scim_resources (source, type, external_id);"
+      "CREATE INDEX scim_resources_by_display_name ON scim_resources (source, type, display_name_lower);"
+      "CREATE INDEX scim_emails_by_email ON scim_emails (source, type, email);"
+      "CREATE INDEX scim_members_by_member ON scim_members (source, member_id, group_id);"
+      "DELETE FROM schema_migrations WHERE version = 3; PRAGMA user_version = 2;");
+  store_ = Store::open(db_file_);
+  EXPECT_EQ(store_->schema_version(), 3);
+  Request request(*store_, "corp-scim");
+  ASSERT_TRUE(request.repo.get(ScimResourceType::user, "u1"));
+  EXPECT_EQ(request.repo.get(ScimResourceType::user, "u1")->json, R"({"a":1})");
+  EXPECT_EQ(request.repo.find(ScimResourceType::user, ScimLookup::email, "a@x.com").size(), 1u);
+  EXPECT_EQ(request.repo.groups_with_member("u1"), std::vector<std::string>{"g1"});
+}
+
+TEST_F(StoreScimRepositoryTest, IdentityFactsWaitForTheApplyAndGoThroughIt) {
+  Request request(*store_, "corp-entra");
+  ScimTestClient client(&request.repo);
+  const std::string user = client.create_user("bob@example.com", "Bob@Example.com");
+  EXPECT_FALSE(store_->load_identity("corp-entra", user)) << "a connector writes no identity itself";
+  ASSERT_EQ(request.changes.identities.size(), 1u);
+  EXPECT_TRUE(request.repo.load_identity(user)) << "but the request reads what it decided";
+  apply(request, client.now);
+  ASSERT_TRUE(store_->load_identity("corp-entra", user));
+  EXPECT_EQ(store_->load_identity("corp-entra", user)->email, "bob@example.com");
+}
+
 TEST_F(StoreScimRepositoryTest, PutKeepsCreatedAndCountsVersions) {
-  StoreScimRepository repo(*store_, "corp-scim");
+  Request request(*store_, "corp-scim");
+  StoreScimRepository& repo = request.repo;
   ScimRecord first = repo.put(ScimResourceType::user, "u1", R"({"a":1})", {"alice", "ext", "", {"a@x.com"}}, at(10));
   EXPECT_EQ(first.version, 1);
   EXPECT_EQ(first.created, at(10));
@@ -84,7 +146,8 @@ TEST_F(StoreScimRepositoryTest, PutKeepsCreatedAndCountsVersions) {
 }
 
 TEST_F(StoreScimRepositoryTest, SourcesDoNotSeeEachOther) {
-  StoreScimRepository a(*store_, "scim-a"), b(*store_, "scim-b");
+  Request ra(*store_, "scim-a"), rb(*store_, "scim-b");
+  StoreScimRepository &a = ra.repo, &b = rb.repo;
   a.put(ScimResourceType::user, "u1", "{}", {"alice", "", "", {}}, at(1));
   EXPECT_FALSE(b.get(ScimResourceType::user, "u1"));
   EXPECT_TRUE(b.find(ScimResourceType::user, ScimLookup::user_name, "alice").empty());
@@ -92,7 +155,8 @@ TEST_F(StoreScimRepositoryTest, SourcesDoNotSeeEachOther) {
 }
 
 TEST_F(StoreScimRepositoryTest, ListPagesInCreationOrder) {
-  StoreScimRepository repo(*store_, "s");
+  Request request(*store_, "s");
+  StoreScimRepository& repo = request.repo;
   for (int i = 0; i < 5; ++i) repo.put(ScimResourceType::group, "g" + std::to_string(4 - i), "{}", {}, at(i));
   const ScimPage page = repo.list(ScimResourceType::group, 1, 2);
   EXPECT_EQ(page.total, 5);
@@ -102,7 +166,8 @@ TEST_F(StoreScimRepositoryTest, ListPagesInCreationOrder) {
 }
 
 TEST_F(StoreScimRepositoryTest, RemovingAGroupRemovesItsMemberRows) {
-  StoreScimRepository repo(*store_, "s");
+  Request request(*store_, "s");
+  StoreScimRepository& repo = request.repo;
   repo.put(ScimResourceType::group, "g1", "{}", {}, at(1));
   repo.put_member("g1", {"u1", R"({"value":"u1"})"});
   repo.put_member("g1", {"u2", R"({"value":"u2"})"});
@@ -117,10 +182,12 @@ TEST_F(StoreScimRepositoryTest, RemovingAGroupRemovesItsMemberRows) {
 
 TEST_F(StoreScimRepositoryTest, EntraSequenceLandsInTheStoreAndSurvivesReopen) {
   {
-    StoreScimRepository repo(*store_, "corp-entra");
+    Request request(*store_, "corp-entra");
+  StoreScimRepository& repo = request.repo;
     ScimTestClient client(&repo);
     const std::string user = client.create_user("alice@example.com", "Alice@Example.com");
     const std::string group = client.create_group("palette-users", {user});
+    apply(request, client.now);
     std::optional<IdentityRecord> identity = store_->load_identity("corp-entra", user);
     ASSERT_TRUE(identity);
     EXPECT_EQ(identity->email, "alice@example.com");
@@ -134,6 +201,7 @@ TEST_F(StoreScimRepositoryTest, EntraSequenceLandsInTheStoreAndSurvivesReopen) {
     r = client.send("PATCH", "/Groups/" + group, json::parse(R"({"Operations":[
         {"op":"Remove","path":"members","value":[{"value":")" + user + R"("}]}]})"));
     EXPECT_EQ(r.status(), 204);
+    apply(request, client.now);
     identity = store_->load_identity("corp-entra", user);
     EXPECT_EQ(identity->status, IdentityStatus::inactive);
     EXPECT_EQ(identity->status_since, client.now);
@@ -143,13 +211,15 @@ TEST_F(StoreScimRepositoryTest, EntraSequenceLandsInTheStoreAndSurvivesReopen) {
   }
   store_.reset();
   store_ = Store::open(db_file_);
-  StoreScimRepository repo(*store_, "corp-entra");
+  Request request(*store_, "corp-entra");
+  StoreScimRepository& repo = request.repo;
   ScimTestClient client(&repo);
   const Reply found = client.send("GET", "/Users?filter=userName%20eq%20%22Alice@example.com%22");
   EXPECT_EQ(found.body["totalResults"], 1);
   EXPECT_EQ(found.body["Resources"][0]["active"], false);
   const Reply deleted = client.send("DELETE", "/Users/" + found.body["Resources"][0]["id"].get<std::string>());
   EXPECT_EQ(deleted.status(), 204);
+  apply(request, client.now);
   EXPECT_EQ(store_->load_identities_by_email("alice@example.com")[0].status, IdentityStatus::deleted);
 }
 

@@ -3,6 +3,7 @@
 #include <cctype>
 
 #include "daemon/base/ascii.h"
+#include "daemon/base/percent_decode.h"
 
 namespace keywarden {
 
@@ -24,13 +25,6 @@ bool is_ipv6_char(unsigned char c) { return std::isxdigit(c) || c == ':' || c ==
 // Rejects whitespace and control characters: a target goes verbatim into the
 // request line, so they would let a caller split or smuggle a request.
 bool is_target_char(unsigned char c) { return c > 0x20 && c < 0x7f; }
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -131,24 +125,7 @@ std::string url_encode(std::string_view text) {
 }
 
 std::optional<std::string> url_decode(std::string_view text, bool plus_is_space) {
-  std::string out;
-  out.reserve(text.size());
-  for (size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (c == '%') {
-      if (i + 2 >= text.size()) return std::nullopt;
-      const int hi = hex_value(text[i + 1]);
-      const int lo = hex_value(text[i + 2]);
-      if (hi < 0 || lo < 0) return std::nullopt;
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
-  return out;
+  return percent_decode_strict(text, plus_is_space);
 }
 
 }  // namespace keywarden
