@@ -11,7 +11,7 @@
 #include <cstdlib>
 
 #include "connectors/blocking_work.h"
-#include "connectors/entra/entra_source.h"
+#include "connectors/source_registry.h"
 #include "daemon/app/log.h"
 #include "daemon/app/palette_options.h"
 #include "daemon/engine/safety_gate.h"
@@ -48,16 +48,14 @@ void Daemon::open() {
 
   palette_ = std::make_unique<PaletteClient>(io_.get_executor(), palette_client_options(config_.palette));
 
-  for (const auto& sc : config_.sources) sources_.push_back(make_source(sc, io_.get_executor()));
   for (const auto& named : secrets_of(config_)) {
     if (named.source.empty()) continue;  // the Palette key, read above
-    std::string secret = read_secret(named.ref);
-    logger().add_secret(secret);
-    const SourceConfig* sc = nullptr;
-    for (const auto& s : config_.sources) {
-      if (s.name == named.source) sc = &s;
-    }
-    if (sc && sc->type == "scim" && named.base == "token") push_tokens_[sc->name] = std::move(secret);
+    logger().add_secret(read_secret(named.ref));
+  }
+  for (const auto& sc : config_.sources) {
+    sources_.push_back(make_source(sc, io_.get_executor()));
+    // A source that only takes pushes is up while the daemon serves it.
+    if (!sources_.back()->polls()) store_->record_source_serving(sc.name);
   }
   reconciler_ = std::make_unique<Reconciler>(config_, *store_, *palette_, sources_);
   reconciler_->executor().set_observer(
@@ -157,7 +155,7 @@ void Daemon::stop() {
 
 void Daemon::reload() {
   notify_systemd("RELOADING=1");
-  auto loaded = load_config(config_.file);
+  auto loaded = load_config(config_.file, source_schemas());
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) logger().error("reload refused, keeping the running config", {{"error", e.format()}});
     notify_systemd("READY=1\nSTATUS=reload refused: the new config is invalid; running the old one");
@@ -205,7 +203,7 @@ net::awaitable<void> Daemon::drive() {
   next_full_ = Clock::now();
   for (const auto& s : sources_) {
     if (s->reads_incrementally()) {
-      next_poll_[s->name()] = Clock::now() + s->config().duration("poll_interval", std::chrono::minutes(1));
+      next_poll_[s->name()] = Clock::now() + s->poll_interval().value_or(std::chrono::minutes(1));
     }
   }
   while (!stopping_) {
@@ -253,32 +251,26 @@ net::awaitable<void> Daemon::full_reconcile() {
   resync_sources_.clear();
   std::string result = "ok";
   try {
-    const auto reads = co_await reconciler_->read_sources(now);
-    for (const auto& r : reads) {
-      metrics_.set("keywarden_source_up", {{"source", r.source}}, r.ok ? 1 : 0);
-    }
     PaletteInventory inventory = co_await palette_->read_inventory();
     ExecutionReport resumed = co_await reconciler_->executor().resume_pending(inventory);
     apply_to_inventory(inventory, resumed.completed);
+    const auto reads = co_await reconciler_->read_sources(inventory, now);
+    for (const auto& r : reads) {
+      metrics_.set("keywarden_source_up", {{"source", r.source}}, r.ok ? 1 : 0);
+    }
+    std::string plan_id;
     if (resumed.pending > 0) {
       result = "palette_unavailable";
     } else {
       auto planned = plan_off_thread(inventory, now);
       Plan plan = co_await std::move(planned);
-      const GateDecision gate = check_thresholds(plan.actions, inventory.keys.size(), config_.safety);
-      if (gate.quarantine) {
-        const std::string id = reconciler_->quarantine(plan, gate.reason, now);
-        logger().warn("plan quarantined by the safety gate",
-                      {{"plan_id", id}, {"reason", gate.reason}, {"actions", std::to_string(plan.actions.size())}});
-        result = "quarantined";
-      } else if (!plan.actions.empty()) {
-        ExecutionReport executed = co_await reconciler_->executor().carry_out(plan.plan_id, plan.actions);
-        apply_to_inventory(inventory, executed.completed);
-        if (executed.failed || executed.pending) result = "incomplete";
-      }
-      store_->set_value("reconcile", "last_plan_id", plan.plan_id);
+      auto settled = reconciler_->settle(std::move(plan), inventory, now);
+      const ReconcileOutcome outcome = co_await std::move(settled);
+      result = outcome.result;
+      plan_id = outcome.plan.plan_id;
     }
     inventory_ = std::move(inventory);
+    last_plan_id_ = plan_id;
   } catch (const PaletteError& e) {
     logger().error("reconcile: Palette unavailable", {{"error", e.what()}});
     result = "palette_unavailable";
@@ -286,9 +278,12 @@ net::awaitable<void> Daemon::full_reconcile() {
   const Timestamp done = now_utc();
   if (result == "ok" || result == "quarantined" || result == "incomplete") last_reconcile_ = done;
   last_result_ = result;
-  store_->set_value("reconcile", "last_time", std::to_string(done.time_since_epoch().count()));
-  store_->set_value("reconcile", "last_result", result);
-  co_await maintain_subscriptions();
+  {
+    Reconciler* reconciler = reconciler_.get();
+    auto op = run_blocking([reconciler, id = last_plan_id_, result, done] { reconciler->record_result(id, result, done); });
+    co_await std::move(op);
+  }
+  co_await upkeep();
   const double seconds = seconds_between(started, Clock::now());
   metrics_.observe("keywarden_reconcile_duration_seconds", seconds, {{"kind", "full"}});
   metrics_.count("keywarden_reconciles_total", {{"kind", "full"}, {"result", result}});
@@ -332,25 +327,24 @@ net::awaitable<void> Daemon::targeted_reconcile() {
   // window of one reconcile_interval (SPEC §5).
   const auto window_start = Clock::now() - config_.daemon.reconcile_interval;
   while (!push_revocations_.empty() && push_revocations_.front() < window_start) push_revocations_.pop_front();
-  const long recent = static_cast<long>(push_revocations_.size());
-  const GateDecision gate = check_thresholds(plan.actions, inventory_->keys.size(), config_.safety, recent);
-  std::string result = "ok";
-  if (gate.quarantine) {
-    const std::string id = reconciler_->quarantine(plan, gate.reason, now);
-    logger().warn("push-driven plan quarantined by the safety gate", {{"plan_id", id}, {"reason", gate.reason}});
-    result = "quarantined";
-  } else if (!plan.actions.empty()) {
-    ExecutionReport executed = co_await reconciler_->executor().carry_out(plan.plan_id, plan.actions);
-    apply_to_inventory(*inventory_, executed.completed);
-    for (const auto& a : executed.completed) {
-      if (a.kind == ActionKind::revoke) push_revocations_.push_back(Clock::now());
-    }
-    if (executed.failed || executed.pending) result = "incomplete";
+  SettleOptions options;
+  options.recent_revocations = static_cast<long>(push_revocations_.size());
+  auto settled = reconciler_->settle(std::move(plan), *inventory_, now, options);
+  const ReconcileOutcome outcome = co_await std::move(settled);
+  for (const auto& a : outcome.executed.completed) {
+    if (a.kind == ActionKind::revoke) push_revocations_.push_back(Clock::now());
   }
+  const std::string& result = outcome.result;
   for (const auto& e : emails) push_arrivals_.erase(e);
   metrics_.observe("keywarden_reconcile_duration_seconds", seconds_between(started, Clock::now()), {{"kind", "targeted"}});
   metrics_.count("keywarden_reconciles_total", {{"kind", "targeted"}, {"result", result}});
   refresh_gauges();
+}
+
+template <class T>
+net::awaitable<T> Daemon::write_off_thread(std::function<T(Store&)> write) {
+  auto op = pushes_->run<T>(std::move(write));
+  co_return co_await std::move(op);
 }
 
 net::awaitable<void> Daemon::incremental_reads() {
@@ -359,65 +353,74 @@ net::awaitable<void> Daemon::incremental_reads() {
   for (auto& source : sources_) {
     auto it = next_poll_.find(source->name());
     if (it == next_poll_.end() || it->second > now) continue;
-    it->second = now + source->config().duration("poll_interval", std::chrono::minutes(1));
-    std::map<std::string, std::string> cursors;
-    for (const char* name : {"log_next", "users_delta", "groups_delta", "group_names"}) {
-      if (auto v = store_->get_value(Store::cursor_scope(source->name()), name)) cursors[name] = *v;
-    }
-    if (cursors.empty()) continue;  // no full read yet: the full reconcile comes first
+    it->second = now + source->poll_interval().value_or(std::chrono::minutes(1));
+    std::map<std::string, std::string> state = store_->values(Store::cursor_scope(source->name()));
+    if (state.empty()) continue;  // no full read yet: the full reconcile comes first
+    const std::string name = source->name();
+    std::string error;
     try {
-      auto op = source->read_changes(cursors);
+      auto op = source->read_changes(std::move(state));
       ChangeSet changes = co_await std::move(op);
       if (changes.resync_required) {
-        logger().warn("source lost its cursor; a full read follows", {{"source", source->name()}});
-        resync_sources_.insert(source->name());
+        logger().warn("source lost its cursor; a full read follows", {{"source", name}});
+        resync_sources_.insert(name);
         continue;
       }
-      std::set<std::string> affected;
-      const Timestamp t = now_utc();
-      store_->batch([&] {
-        for (Identity id : changes.identities) {
-          if (auto old = store_->load_identity(source->name(), id.subject_id)) {
-            affected.insert(old->email);
-            // An event may name a person only by id: keep what we knew, so
-            // the identity still joins its Palette user by email.
-            if (id.email.empty()) id.email = old->email;
-            if (id.user_name.empty()) id.user_name = old->user_name;
-          }
-          store_->apply_identity_update(source->name(), id, changes.groups_known, t);
-          affected.insert(normalize_email(id.email));
-        }
-        for (const auto& m : changes.memberships) {
-          store_->set_membership(source->name(), m.subject_id, m.group, m.member, t);
-          if (auto r = store_->load_identity(source->name(), m.subject_id)) affected.insert(r->email);
-        }
-        for (const auto& [name, value] : changes.cursors) store_->set_value(Store::cursor_scope(source->name()), name, value);
-        store_->record_source_success(source->name(), t);
+      // Written by the store worker: a large push or a full read holding
+      // the write lock never stalls this thread.
+      IdentityChanges facts = std::move(changes);
+      auto write = write_off_thread<std::set<std::string>>([name, facts = std::move(facts)](Store& store) {
+        return store.apply_changes(name, facts, now_utc(), /*mark_success=*/true);
       });
-      affected.erase("");
-      request_targeted(affected, Clock::now());
+      request_targeted(co_await std::move(write), Clock::now());
       any_read = true;
     } catch (const std::exception& e) {
-      store_->record_read_failure(source->name(), std::string("incremental read: ") + e.what(), now_utc());
-      metrics_.set("keywarden_source_up", {{"source", source->name()}}, 0);
-      logger().warn("incremental read failed", {{"source", source->name()}, {"error", e.what()}});
+      error = std::string("incremental read: ") + e.what();
+    }
+    if (!error.empty()) {  // no co_await inside a handler
+      metrics_.set("keywarden_source_up", {{"source", name}}, 0);
+      logger().warn("incremental read failed", {{"source", name}, {"error", error}});
+      auto write = write_off_thread<bool>([name, error](Store& store) {
+        store.record_read_failure(name, error, now_utc());
+        return true;
+      });
+      try {
+        co_await std::move(write);
+      } catch (const std::exception& e) {
+        logger().error("read failure not recorded", {{"source", name}, {"error", e.what()}});
+      }
     }
   }
-  if (any_read) co_await maintain_subscriptions();
+  if (any_read) co_await upkeep();
 }
 
-net::awaitable<void> Daemon::maintain_subscriptions() {
+net::awaitable<void> Daemon::upkeep() {
+  if (!inventory_) co_return;
   for (auto& source : sources_) {
-    auto* entra = dynamic_cast<EntraSource*>(source.get());
-    if (!entra || !entra->subscribes()) continue;
+    if (!source->has_upkeep()) continue;
+    const std::string name = source->name();
     try {
-      // Graph validates the notification URL while this runs: the HTTP
-      // server keeps serving on the same io_context meanwhile.
-      auto op = entra->maintain_subscriptions(*store_);
-      co_await std::move(op);
+      const ReadContext context = reconciler_->read_context(*source, *inventory_, now_utc());
+      // Graph validates a notification URL while this runs: the HTTP server
+      // keeps serving on the same io_context meanwhile.
+      auto op = source->upkeep(context);
+      UpkeepResult done = co_await std::move(op);
+      if (done.warning) logger().warn("source upkeep", {{"source", name}, {"error", *done.warning}});
+      IdentityChanges stored;
+      stored.cursors = std::move(done.cursors);
+      std::optional<std::string> unhealthy = std::move(done.unhealthy);
+      auto write = write_off_thread<bool>([name, stored = std::move(stored), unhealthy](Store& store) {
+        store.apply_changes(name, stored, now_utc(), /*mark_success=*/false);
+        if (unhealthy) store.record_read_failure(name, *unhealthy, now_utc());
+        return true;
+      });
+      co_await std::move(write);
+      if (unhealthy) {
+        metrics_.set("keywarden_source_up", {{"source", name}}, 0);
+        logger().warn("source unhealthy", {{"source", name}, {"error", *unhealthy}});
+      }
     } catch (const std::exception& e) {
-      logger().warn("Graph subscriptions not maintained; delta polling goes on",
-                    {{"source", source->name()}, {"error", e.what()}});
+      logger().warn("source upkeep failed; reads go on", {{"source", name}, {"error", e.what()}});
     }
   }
 }

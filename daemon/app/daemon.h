@@ -16,6 +16,7 @@
 #include <chrono>
 #include <deque>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -24,8 +25,8 @@
 #include <vector>
 
 #include "config/config.h"
-#include "connectors/scim/scim_service.h"
 #include "connectors/source.h"
+#include "connectors/source_type.h"
 #include "daemon/app/metrics.h"
 #include "daemon/app/reconciler.h"
 #include "daemon/app/store_worker.h"
@@ -62,12 +63,20 @@ class Daemon {
   // HTTP.
   boost::asio::awaitable<std::optional<server::Response>> handle(server::Request request);
   boost::asio::awaitable<server::Response> route(const server::Request& request, std::string& route_label);
-  boost::asio::awaitable<server::Response> handle_scim(Source& source, const server::Request& request,
-                                                       const std::string& subpath);
-  boost::asio::awaitable<server::Response> handle_push(Source& source, const server::Request& request,
-                                                       const std::string& subpath);
+  // The push route `request` is for: its source (null when none is
+  // configured under that name), and the path below the source's base.
+  struct PushTarget {
+    const SourceType* type = nullptr;  // null: not a push route at all
+    Source* source = nullptr;
+    std::string name;
+    std::string subpath;
+  };
+  PushTarget push_target(const std::string& path);
+  // The push's own check on its headers (Source::authorize), before any of
+  // its body is read; also the HTTP server's header check.
+  std::optional<server::Response> check_headers(const server::Request& head);
+  boost::asio::awaitable<server::Response> handle_push(const PushTarget& target, const server::Request& request);
   server::Response readiness() const;
-  Source* find_source(const std::string& name, const std::string& type);
 
   // Reconciles.
   void request_targeted(const std::set<std::string>& emails, Clock::time_point arrived);
@@ -77,21 +86,24 @@ class Daemon {
   // Reconciler::plan on the blocking pool, for full plans.
   boost::asio::awaitable<Plan> plan_off_thread(const PaletteInventory& inventory, Timestamp now);
   boost::asio::awaitable<void> incremental_reads();
-  boost::asio::awaitable<void> maintain_subscriptions();
+  // Every source's upkeep (Source::upkeep), its results stored.
+  boost::asio::awaitable<void> upkeep();
+  // Runs `write` on the store worker's connection, so that the I/O thread
+  // never waits for the SQLite write lock.
+  template <class T>
+  boost::asio::awaitable<T> write_off_thread(std::function<T(Store&)> write);
   void refresh_gauges();
   void record_action(const Action& action, std::string_view result, double seconds);
 
   Config config_;
   boost::asio::io_context io_;
   std::unique_ptr<StoreWorker> pushes_;  // commits pushes (its own connection)
-  std::unique_ptr<Store> store_;         // reconciles, on the io thread
+  std::unique_ptr<Store> store_;         // reconciles' reads and journal, on the io thread
   std::unique_ptr<PaletteClient> palette_;
   std::vector<std::unique_ptr<Source>> sources_;
-  std::map<std::string, std::string> push_tokens_;  // source name -> bearer token (scim)
   std::unique_ptr<Reconciler> reconciler_;
   std::unique_ptr<boost::asio::ssl::context> tls_;
   std::unique_ptr<server::HttpServer> server_;
-  ScimService scim_;
   Metrics metrics_;
 
   std::optional<PaletteInventory> inventory_;  // the last full reconcile's, kept current
@@ -104,6 +116,7 @@ class Daemon {
   std::optional<boost::asio::steady_timer> wake_;
   std::optional<Timestamp> last_reconcile_;
   std::string last_result_ = "none yet";
+  std::string last_plan_id_;  // of the last full reconcile that made a plan
   bool planning_off_thread_ = false;
   std::optional<Config> deferred_reload_;  // a valid config waiting for the plan in progress
   bool stopping_ = false;

@@ -1,14 +1,13 @@
 // The daemon's HTTP surface (SPEC §6): health, readiness, metrics, and the
 // push routes of each source. This layer knows routes, auth and status codes;
 // what a push means is the connector's business.
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
-#include "connectors/scim/store_scim_repository.h"
+#include "connectors/source_registry.h"
 #include "daemon/app/daemon.h"
 #include "daemon/app/log.h"
+#include "daemon/base/percent_decode.h"
 
 namespace keywarden {
 
@@ -16,63 +15,92 @@ namespace net = boost::asio;
 
 namespace {
 
-// Compares two secrets in constant time, whatever their lengths: both are
-// hashed first, and the digests compared with CRYPTO_memcmp.
-bool secrets_equal(const std::string& a, const std::string& b) {
-  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
-  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
-  return CRYPTO_memcmp(da, db, sizeof da) == 0;
-}
-
 server::Response json_error(int status, const std::string& message) {
   return server::Response::json(status, nlohmann::json{{"error", message}}.dump());
 }
 
-server::Response scim_error(int status, const std::string& detail) {
-  server::Response r;
-  r.status = status;
-  r.content_type = "application/scim+json";
-  r.body = nlohmann::json{{"schemas", {"urn:ietf:params:scim:api:messages:2.0:Error"}},
-                          {"status", std::to_string(status)},
-                          {"detail", detail}}
-               .dump();
-  if (status == 401) r.headers["WWW-Authenticate"] = "Bearer realm=\"keywarden\"";
-  return r;
+// Source names are [a-z0-9-]+ (config/): anything else in a URL names none,
+// and is never echoed (it may not even be UTF-8).
+bool is_source_name(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
 }
 
-// "/scim/v2/corp/Users/1" with prefix "/scim/v2/" gives {"corp", "/Users/1"}.
-std::pair<std::string, std::string> split_source(const std::string& path, const std::string& prefix) {
-  const std::string rest = path.substr(prefix.size());
-  const auto slash = rest.find('/');
-  if (slash == std::string::npos) return {rest, ""};
-  return {rest.substr(0, slash), rest.substr(slash)};
-}
-
-std::map<std::string, std::string> decoded_query(const server::Request& request) {
+std::map<std::string, std::string> decoded_query(const std::string& q) {
   std::map<std::string, std::string> out;
   size_t start = 0;
-  const std::string& q = request.query;
   while (start <= q.size() && !q.empty()) {
     const size_t end = std::min(q.find('&', start), q.size());
     const std::string part = q.substr(start, end - start);
     const size_t eq = part.find('=');
-    const std::string name = scim_percent_decode(part.substr(0, eq), true);
+    const std::string name = percent_decode(part.substr(0, eq), true);
     if (!name.empty() && !out.count(name)) {
-      out[name] = eq == std::string::npos ? "" : scim_percent_decode(part.substr(eq + 1), true);
+      out[name] = eq == std::string::npos ? "" : percent_decode(part.substr(eq + 1), true);
     }
     start = end + 1;
   }
   return out;
 }
 
+server::Response to_server_response(PushResponse answer) {
+  server::Response r;
+  r.status = answer.status;
+  r.body = std::move(answer.body);
+  r.content_type = r.body.empty() ? "" : answer.content_type;
+  for (auto& [k, v] : answer.headers) r.headers[k] = v;
+  return r;
+}
+
 }  // namespace
 
-Source* Daemon::find_source(const std::string& name, const std::string& type) {
-  for (auto& s : sources_) {
-    if (s->name() == name && s->config().type == type) return s.get();
+Daemon::PushTarget Daemon::push_target(const std::string& path) {
+  PushTarget target;
+  for (const SourceType* type : source_types()) {
+    if (type->push_prefix.empty() || !path.starts_with(type->push_prefix)) continue;
+    target.type = type;
+    const std::string rest = path.substr(type->push_prefix.size());
+    const auto slash = rest.find('/');
+    target.name = rest.substr(0, slash);
+    target.subpath = slash == std::string::npos ? "" : rest.substr(slash);
+    if (!is_source_name(target.name)) return target;
+    for (auto& s : sources_) {
+      if (s->name() == target.name && s->config().type == type->schema.type && s->accepts_pushes()) {
+        target.source = s.get();
+      }
+    }
+    return target;
   }
-  return nullptr;
+  return target;
+}
+
+namespace {
+
+PushRequest push_request_of(const server::Request& request, const std::string& subpath, const std::string& prefix,
+                            const std::string& name, const std::string& listen) {
+  PushRequest push;
+  push.method = request.method;
+  push.path = subpath;
+  push.query = request.query;
+  push.query_params = decoded_query(request.query);
+  push.headers = request.headers;
+  push.tls = request.tls;
+  push.base_url = std::string(request.tls ? "https://" : "http://") + request.header("host").value_or(listen) +
+                  prefix + name;
+  return push;
+}
+
+}  // namespace
+
+std::optional<server::Response> Daemon::check_headers(const server::Request& head) {
+  const PushTarget target = push_target(head.path);
+  if (!target.source) return std::nullopt;  // answered 404 once routed
+  const PushRequest push =
+      push_request_of(head, target.subpath, std::string(target.type->push_prefix), target.name, config_.daemon.listen);
+  std::optional<PushResponse> refused = target.source->authorize(push);
+  if (!refused) return std::nullopt;
+  metrics_.count("keywarden_push_events_total", {{"source", target.name}, {"result", "unauthorized"}});
+  return to_server_response(std::move(*refused));
 }
 
 net::awaitable<std::optional<server::Response>> Daemon::handle(server::Request request) {
@@ -109,30 +137,21 @@ net::awaitable<server::Response> Daemon::route(const server::Request& request, s
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     co_return r;
   }
-  if (path.rfind("/scim/v2/", 0) == 0) {
-    route_label = "scim";
-    auto [name, subpath] = split_source(path, "/scim/v2/");
-    Source* source = find_source(name, "scim");
-    if (!source) co_return scim_error(404, "no SCIM source named \"" + name + "\"");
-    auto op = handle_scim(*source, request, subpath);
-    co_return co_await std::move(op);
-  }
-  for (const auto& [prefix, type, label] : {std::tuple{"/hooks/okta/", "okta", "okta_hook"},
-                                            std::tuple{"/hooks/entra/", "entra", "entra_hook"},
-                                            std::tuple{"/ssf/", "ssf", "ssf"}}) {
-    if (path.rfind(prefix, 0) != 0) continue;
-    route_label = label;
-    auto [name, subpath] = split_source(path, prefix);
-    Source* source = find_source(name, type);
-    if (!source || !source->accepts_pushes()) co_return json_error(404, "no " + std::string(type) + " source named \"" + name + "\"");
-    auto op = handle_push(*source, request, subpath);
+  const PushTarget target = push_target(path);
+  if (target.type) {
+    route_label = std::string(target.type->route_label);
+    if (!target.source) {
+      co_return json_error(404, is_source_name(target.name)
+                                    ? "no " + std::string(target.type->schema.type) + " source named \"" + target.name + "\""
+                                    : "no such source");
+    }
+    auto op = handle_push(target, request);
     co_return co_await std::move(op);
   }
   co_return json_error(404, "not found");
 }
 
-server::Response Daemon::readiness() const {
-  nlohmann::json body;
+server::Response Daemon::readiness() const {  nlohmann::json body;
   int status = 200;
   if (!store_) {
     status = 503;
@@ -154,72 +173,46 @@ server::Response Daemon::readiness() const {
   return server::Response::json(status, body.dump());
 }
 
-net::awaitable<server::Response> Daemon::handle_scim(Source& source, const server::Request& request,
-                                                     const std::string& subpath) {
+net::awaitable<server::Response> Daemon::handle_push(const PushTarget& target, const server::Request& request) {
   const auto arrived = Clock::now();
-  const auto token = push_tokens_.find(source.name());
-  const std::string authorization = request.header("authorization").value_or("");
-  const std::string presented = authorization.rfind("Bearer ", 0) == 0 ? authorization.substr(7) : "";
-  if (token == push_tokens_.end() || presented.empty() || !secrets_equal(presented, token->second)) {
-    metrics_.count("keywarden_push_events_total", {{"source", source.name()}, {"result", "unauthorized"}});
-    co_return scim_error(401, "a valid bearer token is required");
-  }
-  const std::string scheme = request.tls ? "https://" : "http://";
-  const std::string host = request.header("host").value_or(config_.daemon.listen);
-  ScimRequest scim = make_scim_request(request.method, subpath + (request.query.empty() ? "" : "?" + request.query),
-                                       request.body, scheme + host + "/scim/v2/" + source.name());
-  scim.if_match = request.header("if-match").value_or("");
-  scim.if_none_match = request.header("if-none-match").value_or("");
-  const std::string name = source.name();
-  const ScimService* service = &scim_;
-  std::function<ScimResponse(Store&)> work = [service, scim, name](Store& store) {
-    StoreScimRepository repository(store, name);
-    return service->handle(scim, repository, now_utc());
-  };
-  auto op = pushes_->run<ScimResponse>(std::move(work));
-  ScimResponse answer = co_await std::move(op);
-  // Durable now: acknowledge, and revoke at once.
-  metrics_.count("keywarden_push_events_total", {{"source", name}, {"result", std::to_string(answer.status)}});
-  if (answer.status < 300 && !answer.affected_emails.empty()) request_targeted(answer.affected_emails, arrived);
-  server::Response r;
-  r.status = answer.status;
-  r.body = std::move(answer.body);
-  r.content_type = answer.body.empty() && r.status == 204 ? "" : answer.content_type;
-  if (!r.body.empty()) r.content_type = answer.content_type;
-  for (auto& [k, v] : answer.headers) r.headers[k] = v;
-  co_return r;
-}
-
-net::awaitable<server::Response> Daemon::handle_push(Source& source, const server::Request& request,
-                                                     const std::string& subpath) {
-  const auto arrived = Clock::now();
-  PushRequest push;
-  push.method = request.method;
-  push.path = subpath;
-  push.query = decoded_query(request);
-  push.headers = request.headers;
+  // Checked here too: the server asks check_headers() before it reads a
+  // body, but a request it did not ask about must not slip through.
+  if (auto refused = check_headers(request)) co_return std::move(*refused);
+  PushRequest push =
+      push_request_of(request, target.subpath, std::string(target.type->push_prefix), target.name, config_.daemon.listen);
   push.body = request.body;
-  Source* target = &source;
-  std::function<PushResponse(Store&)> work = [target, push](Store& store) {
-    PushContext context{store, now_utc()};
-    return target->handle_push(push, context);
+  struct Outcome {
+    PushResponse response;
+    std::set<std::string> affected;
   };
-  auto op = pushes_->run<PushResponse>(std::move(work));
-  PushResponse answer = co_await std::move(op);
-  metrics_.count("keywarden_push_events_total", {{"source", source.name()}, {"result", std::to_string(answer.status)}});
-  if (answer.status < 300) {
-    if (!answer.affected_emails.empty()) request_targeted(answer.affected_emails, arrived);
-    if (answer.read_changes_now) {
-      next_poll_[source.name()] = Clock::now();
+  Source* source = target.source;
+  const bool push_only = !source->polls();
+  const std::string name = target.name;
+  std::function<Outcome(Store&)> work = [source, push = std::move(push), name, push_only](Store& store) {
+    SourceFacts known(store, name);
+    PushedResources resources(store, name);
+    const PushContext context{now_utc(), known, resources};
+    Outcome out;
+    out.response = source->handle_push(push, context);
+    if (out.response.status < 300) {
+      // A push source is healthy while it is served, and its last success is
+      // its last accepted push; a polled source's health is its reads'.
+      out.affected = store.apply_changes(name, out.response.changes, context.now, /*mark_success=*/push_only);
+    }
+    return out;
+  };
+  auto op = pushes_->run<Outcome>(std::move(work));
+  Outcome outcome = co_await std::move(op);
+  // Durable now: acknowledge, and revoke at once.
+  metrics_.count("keywarden_push_events_total", {{"source", name}, {"result", std::to_string(outcome.response.status)}});
+  if (outcome.response.status < 300) {
+    if (!outcome.affected.empty()) request_targeted(outcome.affected, arrived);
+    if (outcome.response.read_changes_now) {
+      next_poll_[name] = Clock::now();
       if (wake_) wake_->cancel();
     }
   }
-  server::Response r;
-  r.status = answer.status;
-  r.body = std::move(answer.body);
-  r.content_type = r.body.empty() ? "" : answer.content_type;
-  for (auto& [k, v] : answer.headers) r.headers[k] = v;
-  co_return r;
+  co_return to_server_response(std::move(outcome.response));
 }
 
 }  // namespace keywarden

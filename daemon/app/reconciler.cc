@@ -14,15 +14,6 @@ Reconciler::Reconciler(const Config& config, Store& store, PaletteClient& palett
                        std::vector<std::unique_ptr<Source>>& sources)
     : config_(config), store_(store), palette_(palette), sources_(sources), executor_(store, palette) {}
 
-long entitled_population(const std::vector<Identity>& identities, const std::vector<std::string>& entitled_groups) {
-  const std::unordered_set<std::string> entitled(entitled_groups.begin(), entitled_groups.end());
-  return std::count_if(identities.begin(), identities.end(), [&](const Identity& id) {
-    if (id.status != IdentityStatus::active) return false;
-    if (entitled.empty()) return true;
-    return std::any_of(id.groups.begin(), id.groups.end(), [&](const std::string& g) { return entitled.count(g) > 0; });
-  });
-}
-
 namespace {
 
 // One good read of `source` judged and stored: the shrink rule, then the
@@ -47,14 +38,32 @@ std::string judge_and_store(Store& store, const std::string& source, FullRead re
 
 }  // namespace
 
-boost::asio::awaitable<std::vector<SourceReadOutcome>> Reconciler::read_sources(Timestamp now) {
+ReadContext Reconciler::read_context(const Source& source, const PaletteInventory& inventory, Timestamp now) const {
+  ReadContext context;
+  context.now = now;
+  context.state = store_.values(Store::cursor_scope(source.name()));
+  std::set<std::string> owners;
+  for (const PaletteKey& key : inventory.keys) {
+    const auto user = inventory.users_by_uid.find(key.owner_uid);
+    if (user == inventory.users_by_uid.end() || user->second.email.empty()) continue;
+    if (key.owner_uid == inventory.self_user_uid) continue;
+    owners.insert(user->second.email);
+  }
+  for (const std::string& exempt : config_.policy.exempt_users) owners.erase(normalize_email(exempt));
+  context.owner_emails.assign(owners.begin(), owners.end());
+  return context;
+}
+
+boost::asio::awaitable<std::vector<SourceReadOutcome>> Reconciler::read_sources(const PaletteInventory& inventory,
+                                                                                Timestamp now) {
   std::vector<SourceReadOutcome> outcomes;
   for (auto& source : sources_) {
     if (!source->polls()) continue;
     SourceReadOutcome outcome;
     outcome.source = source->name();
     try {
-      FullRead read = co_await source->read_all();
+      const ReadContext context = read_context(*source, inventory, now);
+      FullRead read = co_await source->read_all(context);
       const size_t count = read.identities.size();
       // Nothing else uses this store connection until the job is done.
       auto op = run_blocking([store = &store_, name = source->name(), read = std::move(read),
@@ -122,6 +131,42 @@ Plan Reconciler::plan(const PaletteInventory& inventory, Timestamp now,
   input.unhealthy_sources = unhealthy_sources();
   input.policy = &config_.policy;
   return make_plan(new_plan_id(), now, judge_keys(input));
+}
+
+boost::asio::awaitable<ReconcileOutcome> Reconciler::settle(Plan plan, PaletteInventory& inventory, Timestamp now,
+                                                            const SettleOptions& options) {
+  ReconcileOutcome out;
+  if (options.gated) {
+    out.gate = check_thresholds(plan.actions, inventory.keys.size(), config_.safety, options.recent_revocations);
+  }
+  plan.blocked = out.gate.quarantine;
+  plan.block_reason = out.gate.reason;
+  if (options.dry_run) {
+    out.result = "dry_run";
+  } else if (out.gate.quarantine) {
+    plan.plan_id = quarantine(plan, out.gate.reason, now);
+    logger().warn("plan quarantined by the safety gate", {{"plan_id", plan.plan_id},
+                                                          {"reason", out.gate.reason},
+                                                          {"actions", std::to_string(plan.actions.size())}});
+    out.result = "quarantined";
+  } else if (!plan.actions.empty() && options.confirm && !options.confirm(plan)) {
+    out.result = "declined";
+  } else {
+    out.result = "ok";
+    if (!plan.actions.empty()) {
+      out.executed = co_await executor_.carry_out(plan.plan_id, plan.actions);
+      apply_to_inventory(inventory, out.executed.completed);
+      if (out.executed.failed || out.executed.pending) out.result = "incomplete";
+    }
+  }
+  out.plan = std::move(plan);
+  co_return out;
+}
+
+void Reconciler::record_result(const std::string& plan_id, const std::string& result, Timestamp now) {
+  store_.set_value("reconcile", "last_time", std::to_string(now.time_since_epoch().count()));
+  store_.set_value("reconcile", "last_plan_id", plan_id);
+  store_.set_value("reconcile", "last_result", result);
 }
 
 std::string Reconciler::quarantine(const Plan& plan, const std::string& reason, Timestamp now) {

@@ -6,6 +6,7 @@
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -29,13 +30,28 @@ struct SourceReadOutcome {
   std::string error;  // why the read was refused; never a secret
 };
 
+// How settle() treats a plan.
+struct SettleOptions {
+  // Push-driven revocations already done in the rolling window of one
+  // reconcile_interval (SPEC §5): they count against the thresholds.
+  long recent_revocations = 0;
+  // `plan`: pass the plan through the gate and stop; nothing is stored or sent.
+  bool dry_run = false;
+  // `approve`: a person already released this plan; the gate is not asked again.
+  bool gated = true;
+  // Asked after the gate and before any Palette call (sync on a terminal);
+  // false declines and nothing is changed.
+  std::function<bool(const Plan&)> confirm;
+};
+
+// What became of one plan: quarantined, declined, or carried out.
 struct ReconcileOutcome {
-  std::vector<SourceReadOutcome> reads;
-  PaletteInventory inventory;
-  ExecutionReport resumed;  // journaled work finished before planning
-  Plan plan;
+  Plan plan;  // blocked and block_reason set by the gate; plan_id is the quarantine's id when held
   GateDecision gate;
   ExecutionReport executed;
+  // "ok", "quarantined", "incomplete" (an action failed or stays pending),
+  // "declined", or "dry_run".
+  std::string result;
 };
 
 class Reconciler {
@@ -45,10 +61,15 @@ class Reconciler {
 
   Executor& executor() { return executor_; }
 
-  // Reads every polling source. A good read replaces the source's identities
-  // in the store; a failed, empty or shrunken read marks it unhealthy and
-  // leaves its last good state in force.
-  boost::asio::awaitable<std::vector<SourceReadOutcome>> read_sources(Timestamp now);
+  // Reads every polling source, telling each the owners of `inventory`'s
+  // keys and its own stored state. A good read replaces the source's
+  // identities in the store; a failed, empty or shrunken read marks it
+  // unhealthy and leaves its last good state in force.
+  boost::asio::awaitable<std::vector<SourceReadOutcome>> read_sources(const PaletteInventory& inventory,
+                                                                      Timestamp now);
+
+  // What a source is told when it reads or keeps itself up (see ReadContext).
+  ReadContext read_context(const Source& source, const PaletteInventory& inventory, Timestamp now) const;
 
   // Plans over the stored identities and `inventory`. With `owner_emails`,
   // only keys whose owner has one of those emails are judged (a targeted
@@ -59,9 +80,19 @@ class Reconciler {
   // Sources whose decisions must not be acted on now (SPEC §5).
   std::set<std::string> unhealthy_sources() const;
 
+  // The one way a plan reaches Palette (daemon full and targeted reconciles,
+  // sync, plan, approve): the safety gate, then quarantine or carry out.
+  // Carried-out actions are applied to `inventory`. A quarantined plan is
+  // stored and logged (unless dry_run).
+  boost::asio::awaitable<ReconcileOutcome> settle(Plan plan, PaletteInventory& inventory, Timestamp now,
+                                                  const SettleOptions& options = {});
+
   // Stores a quarantined plan, reusing the id of an identical pending one so
   // that every reconcile does not file the same plan again. Returns the id.
   std::string quarantine(const Plan& plan, const std::string& reason, Timestamp now);
+
+  // Records how the last reconcile ended ("reconcile" values of the store).
+  void record_result(const std::string& plan_id, const std::string& result, Timestamp now);
 
  private:
   const Config& config_;
@@ -70,10 +101,6 @@ class Reconciler {
   std::vector<std::unique_ptr<Source>>& sources_;
   Executor executor_;
 };
-
-// The entitled population of a read, as max_shrink_percent counts it: active
-// identities in one of `entitled_groups` (all active ones when it is empty).
-long entitled_population(const std::vector<Identity>& identities, const std::vector<std::string>& entitled_groups);
 
 // "p-" followed by 12 random hex digits.
 std::string new_plan_id();

@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "daemon/app/log.h"
+#include "connectors/source_registry.h"
 #include "daemon/app/palette_options.h"
 #include "daemon/cli/exit_codes.h"
 
@@ -15,7 +16,7 @@ std::filesystem::path resolve_config_path(const std::string& from_flag) {
 }
 
 Config load_config_or_fail(const std::filesystem::path& file) {
-  auto loaded = load_config(file);
+  auto loaded = load_config(file, source_schemas());
   if (!loaded.errors.empty()) {
     std::string message;
     for (const auto& e : loaded.errors) message += e.format() + "\n";

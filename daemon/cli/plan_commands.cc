@@ -23,16 +23,16 @@ DryRun dry_run(CommandContext& ctx) {
   return ctx.run([&]() -> boost::asio::awaitable<DryRun> {
     const Timestamp now = now_utc();
     DryRun out;
-    out.reads = co_await reconciler.read_sources(now);
     auto inventory = co_await ctx.palette().read_inventory();
     std::vector<Action> pending;
     for (const auto& entry : ctx.store(StoreMode::scratch).pending_intents()) pending.push_back(entry.action);
     apply_to_inventory(inventory, pending);
-    out.plan = reconciler.plan(inventory, now);
-    out.plan.actions.insert(out.plan.actions.begin(), pending.begin(), pending.end());
-    const auto gate = check_thresholds(out.plan.actions, inventory.keys.size(), ctx.config().safety);
-    out.plan.blocked = gate.quarantine;
-    out.plan.block_reason = gate.reason;
+    out.reads = co_await reconciler.read_sources(inventory, now);
+    Plan plan = reconciler.plan(inventory, now);
+    plan.actions.insert(plan.actions.begin(), pending.begin(), pending.end());
+    SettleOptions dry_run;
+    dry_run.dry_run = true;
+    out.plan = (co_await reconciler.settle(std::move(plan), inventory, now, dry_run)).plan;
     co_return out;
   }());
 }

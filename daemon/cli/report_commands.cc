@@ -5,6 +5,7 @@
 #include <CLI/Version.hpp>
 #include <boost/version.hpp>
 #include <iostream>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "daemon/app/daemon.h"
@@ -60,6 +61,16 @@ int status_command(const GlobalOptions& g, bool json) {
                        {"last_good_read", h ? time_or_null(h->last_success) : nlohmann::json()},
                        {"last_failure", h ? time_or_null(h->last_failure) : nlohmann::json()},
                        {"last_error", h && !h->last_error.empty() ? nlohmann::json(h->last_error) : nlohmann::json()}});
+    // What the source itself reports (a stream's state, a realm that records
+    // no events): its stored "status_json" object, merged in.
+    if (const auto details = store.get_value(Store::cursor_scope(sc.name), "status_json")) {
+      const nlohmann::json parsed = nlohmann::json::parse(*details, nullptr, false);
+      if (parsed.is_object()) {
+        for (const auto& [key, value] : parsed.items()) {
+          if (!sources.back().contains(key)) sources.back()[key] = value;
+        }
+      }
+    }
   }
   nlohmann::json pending = nlohmann::json::array();
   for (const auto& e : store.pending_intents()) {
@@ -99,6 +110,14 @@ int status_command(const GlobalOptions& g, bool json) {
                     s["last_error"].is_null() ? "" : s["last_error"].get<std::string>()});
   }
   print_table(std::cout, {"SOURCE", "TYPE", "HEALTHY", "LAST GOOD READ", "LAST ERROR"}, rows);
+  static const std::set<std::string> kCommon = {"name", "type", "healthy", "last_good_read", "last_failure", "last_error"};
+  for (const auto& s : sources) {
+    for (const auto& [key, value] : s.items()) {
+      if (kCommon.count(key)) continue;
+      std::cout << s["name"].get<std::string>() << " " << key << ": "
+                << (value.is_string() ? value.get<std::string>() : value.dump()) << "\n";
+    }
+  }
   std::cout << "\npending actions: " << pending.size() << "\n";
   std::cout << "quarantined plans: " << quarantine.size() << "\n";
   for (const auto& q : quarantine) {

@@ -24,12 +24,6 @@ bool confirm_on_terminal(const Plan& plan) {
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
-void record_reconcile(Store& store, const std::string& plan_id, const std::string& result) {
-  store.set_value("reconcile", "last_time", std::to_string(now_utc().time_since_epoch().count()));
-  store.set_value("reconcile", "last_plan_id", plan_id);
-  store.set_value("reconcile", "last_result", result);
-}
-
 std::string summarize(const ExecutionReport& r) {
   long revoked = 0, reactivated = 0, deleted = 0;
   for (const auto& a : r.completed) {
@@ -47,15 +41,15 @@ struct Prepared {
   ExecutionReport resumed;
 };
 
-// The first half of every changing command: read the sources and Palette,
-// and finish what an interrupted run left in the journal.
+// The first half of every changing command: read Palette, finish what an
+// interrupted run left in the journal, and read the sources.
 boost::asio::awaitable<Prepared> prepare(CommandContext& ctx, Timestamp now) {
   auto& reconciler = ctx.reconciler();
   Prepared p;
-  p.reads = co_await reconciler.read_sources(now);
   p.inventory = co_await ctx.palette().read_inventory();
   p.resumed = co_await reconciler.executor().resume_pending(p.inventory);
   apply_to_inventory(p.inventory, p.resumed.completed);
+  p.reads = co_await reconciler.read_sources(p.inventory, now);
   co_return p;
 }
 
@@ -64,40 +58,40 @@ boost::asio::awaitable<Prepared> prepare(CommandContext& ctx, Timestamp now) {
 int sync_command(const GlobalOptions& g, bool yes) {
   CommandContext ctx(load_config_or_fail(resolve_config_path(g.config_file)));
   auto& reconciler = ctx.reconciler();
-  Store& store = ctx.store();
   const Timestamp now = now_utc();
   Prepared p = ctx.run(prepare(ctx, now));
   if (p.resumed.pending > 0) {
     std::cerr << "keywarden: Palette is unavailable; " << p.resumed.pending
               << " journaled action(s) stay pending for the next run\n";
-    record_reconcile(store, "", "palette_unavailable");
+    reconciler.record_result("", "palette_unavailable", now_utc());
     return kExitRuntime;
   }
-  Plan plan = reconciler.plan(p.inventory, now);
-  const GateDecision gate = check_thresholds(plan.actions, p.inventory.keys.size(), ctx.config().safety);
-  if (gate.quarantine) {
-    plan.plan_id = reconciler.quarantine(plan, gate.reason, now);
-    plan.blocked = true;
-    plan.block_reason = gate.reason;
-    logger().warn("plan quarantined by the safety gate",
-                  {{"plan_id", plan.plan_id}, {"reason", gate.reason}, {"actions", std::to_string(plan.actions.size())}});
+  SettleOptions options;
+  bool printed = false;
+  options.confirm = [&](const Plan& plan) {
     print_plan_table(std::cout, plan, p.reads);
-    std::cout << "nothing was changed; review with `keywarden status`, then `keywarden approve " << plan.plan_id
-              << "` or `keywarden reject " << plan.plan_id << "`\n";
-    record_reconcile(store, plan.plan_id, "quarantined");
+    std::cout << std::flush;  // the plan before the log lines of its execution
+    printed = true;
+    return yes || confirm_on_terminal(plan);
+  };
+  const ReconcileOutcome out = ctx.run(reconciler.settle(reconciler.plan(p.inventory, now), p.inventory, now, options));
+  if (out.result == "quarantined") {
+    print_plan_table(std::cout, out.plan, p.reads);
+    std::cout << "nothing was changed; review with `keywarden status`, then `keywarden approve " << out.plan.plan_id
+              << "` or `keywarden reject " << out.plan.plan_id << "`\n";
+    reconciler.record_result(out.plan.plan_id, out.result, now_utc());
     return kExitQuarantine;
   }
-  print_plan_table(std::cout, plan, p.reads);
-  std::cout << std::flush;  // the plan before the log lines of its execution
-  if (!plan.actions.empty() && !yes && !confirm_on_terminal(plan)) {
+  if (!printed) print_plan_table(std::cout, out.plan, p.reads);
+  if (out.result == "declined") {
     std::cout << "declined; nothing was changed\n";
     return kExitOk;
   }
-  ExecutionReport executed = ctx.run(reconciler.executor().carry_out(plan.plan_id, plan.actions));
+  ExecutionReport executed = out.executed;
   executed.merge(p.resumed);
   std::cout << summarize(executed) << "\n";
   const bool clean = executed.failed == 0 && executed.pending == 0;
-  record_reconcile(store, plan.plan_id, clean ? "ok" : "incomplete");
+  reconciler.record_result(out.plan.plan_id, clean ? "ok" : "incomplete", now_utc());
   return clean ? kExitOk : kExitRuntime;
 }
 
@@ -133,11 +127,18 @@ int approve_command(const GlobalOptions& g, const std::string& plan_id) {
   logger().info("quarantined plan approved",
                 {{"plan_id", plan_id}, {"valid", std::to_string(valid.size())},
                  {"skipped", std::to_string(held->actions.size() - valid.size())}});
-  ExecutionReport executed = ctx.run(reconciler.executor().carry_out(plan_id, valid));
+  Plan approved;
+  approved.plan_id = plan_id;
+  approved.generated_at = now;
+  approved.actions = std::move(valid);
+  SettleOptions options;
+  options.gated = false;  // a person released it
+  const size_t still_valid = approved.actions.size();
+  ExecutionReport executed = ctx.run(reconciler.settle(std::move(approved), p.inventory, now, options)).executed;
   executed.merge(p.resumed);
-  std::cout << "plan " << plan_id << " approved: " << valid.size() << " of " << held->actions.size()
+  std::cout << "plan " << plan_id << " approved: " << still_valid << " of " << held->actions.size()
             << " action(s) still valid; " << summarize(executed) << "\n";
-  record_reconcile(store, plan_id, executed.failed == 0 && executed.pending == 0 ? "ok" : "incomplete");
+  reconciler.record_result(plan_id, executed.failed == 0 && executed.pending == 0 ? "ok" : "incomplete", now_utc());
   return executed.failed == 0 && executed.pending == 0 ? kExitOk : kExitRuntime;
 }
 

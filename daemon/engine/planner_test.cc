@@ -157,7 +157,7 @@ TEST_F(PlannerTest, UnknownOwnerFollowsItsPolicy) {
 
 TEST_F(PlannerTest, UnknownOwnerIsHeldWhileAnySourceIsUnhealthy) {
   policy_.unknown_owner = OwnerPolicy::revoke;
-  unhealthy_ = {"okta"};
+  unhealthy_ = {"idp-a"};
   add_user("u1", "stranger@example.com");
   add_key("k1", "u1");
   EXPECT_EQ(judge_one().kind, VerdictKind::held);
@@ -270,8 +270,8 @@ TEST_F(PlannerTest, NeverReactivatesOrDeletesAKeyItDidNotRevoke) {
 TEST_F(PlannerTest, HoldsRevocationsThatRestOnAnUnhealthySource) {
   add_user("u1", "alice@example.com");
   add_key("k1", "u1");
-  add_identity("okta", "1", "alice@example.com", IdentityStatus::inactive, {});
-  unhealthy_ = {"okta"};
+  add_identity("idp-a", "1", "alice@example.com", IdentityStatus::inactive, {});
+  unhealthy_ = {"idp-a"};
   auto v = judge_one();
   EXPECT_EQ(v.kind, VerdictKind::held);
   ASSERT_TRUE(v.action);
@@ -281,9 +281,9 @@ TEST_F(PlannerTest, HoldsRevocationsThatRestOnAnUnhealthySource) {
 TEST_F(PlannerTest, AHealthySourcesDepartureIsNotHeldByAnotherUnhealthySource) {
   add_user("u1", "alice@example.com");
   add_key("k1", "u1");
-  add_identity("okta", "1", "alice@example.com", IdentityStatus::active, {"palette-users"});
+  add_identity("idp-a", "1", "alice@example.com", IdentityStatus::active, {"palette-users"});
   add_identity("hr", "9", "alice@example.com", IdentityStatus::inactive, {});
-  unhealthy_ = {"okta"};
+  unhealthy_ = {"idp-a"};
   auto v = judge_one();
   ASSERT_EQ(v.kind, VerdictKind::act);
   EXPECT_EQ(v.action->source, "hr");
@@ -292,10 +292,10 @@ TEST_F(PlannerTest, AHealthySourcesDepartureIsNotHeldByAnotherUnhealthySource) {
 TEST_F(PlannerTest, HoldsDeletesWhileTheOwnersSourceIsUnhealthy) {
   add_user("u1", "alice@example.com");
   add_key("k1", "u1", false);
-  add_identity("okta", "1", "alice@example.com", IdentityStatus::active, {});
+  add_identity("idp-a", "1", "alice@example.com", IdentityStatus::active, {});
   identities_.back().memberships.push_back({"palette-users", kNow - days{20}, kNow - days{10}});
   revoked_["k1"] = {"k1", "u1", kNow - days{9}, Reason::not_entitled};
-  unhealthy_ = {"okta"};
+  unhealthy_ = {"idp-a"};
   EXPECT_EQ(judge_one().kind, VerdictKind::held);
 }
 
@@ -312,11 +312,11 @@ TEST_F(PlannerTest, RevokesKeysOlderThanMaxKeyAge) {
 TEST_F(PlannerTest, AnyInactiveSourceMakesALeaver) {
   add_user("u1", "alice@example.com");
   add_key("k1", "u1");
-  add_identity("okta", "1", "alice@example.com", IdentityStatus::active, {"palette-users"});
-  add_identity("entra", "a", "alice@example.com", IdentityStatus::inactive, {"palette-users"});
+  add_identity("idp-a", "1", "alice@example.com", IdentityStatus::active, {"palette-users"});
+  add_identity("idp-b", "a", "alice@example.com", IdentityStatus::inactive, {"palette-users"});
   auto v = judge_one();
   ASSERT_EQ(v.kind, VerdictKind::act);
-  EXPECT_EQ(v.action->source, "entra");
+  EXPECT_EQ(v.action->source, "idp-b");
 }
 
 TEST_F(PlannerTest, MakePlanKeepsOnlyActVerdicts) {

@@ -2,8 +2,18 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <unordered_set>
 
 namespace keywarden {
+
+long entitled_population(const std::vector<Identity>& identities, const std::vector<std::string>& entitled_groups) {
+  const std::unordered_set<std::string> entitled(entitled_groups.begin(), entitled_groups.end());
+  return std::count_if(identities.begin(), identities.end(), [&](const Identity& id) {
+    if (id.status != IdentityStatus::active) return false;
+    if (entitled.empty()) return true;
+    return std::any_of(id.groups.begin(), id.groups.end(), [&](const std::string& g) { return entitled.count(g) > 0; });
+  });
+}
 
 GateDecision check_thresholds(const std::vector<Action>& actions, size_t inventory_size,
                               const SafetyLimits& limits, long recent_revocations) {
