@@ -1,5 +1,7 @@
 #include "connectors/entra/graph_client.h"
 
+#include "daemon/base/backoff.h"
+
 #include <algorithm>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -63,12 +65,8 @@ std::string path_for_message(const std::string& url_or_path) {
   return std::string(rest.substr(0, rest.find('?')));
 }
 
-milliseconds graph_backoff(int retry, milliseconds base, milliseconds max, std::mt19937& rng) {
-  double delay = static_cast<double>(base.count());
-  for (int i = 0; i < retry && delay < static_cast<double>(max.count()); ++i) delay *= 2;
-  delay = std::min(delay, static_cast<double>(max.count()));
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  return milliseconds(static_cast<long long>(delay * jitter(rng)));
+milliseconds graph_backoff(int retry, milliseconds base, milliseconds max, std::mt19937_64& rng) {
+  return Backoff{base, max, 0.5}.delay(retry, rng);
 }
 
 class GraphClient::Impl {
@@ -230,7 +228,7 @@ class GraphClient::Impl {
   Endpoint login_;
   HttpClient graph_http_;
   HttpClient login_http_;
-  std::mt19937 rng_;
+  std::mt19937_64 rng_;
 };
 
 GraphClient::GraphClient(net::any_io_executor executor, const GraphSettings& settings, GraphToken& token,

@@ -95,9 +95,10 @@ class GraphClient {
 // The path of a URL or target without its query, for messages.
 std::string path_for_message(const std::string& url_or_path);
 
-// The delay before retry number `retry` (0 for the first): base * 2^retry
-// capped at `max`, then scaled by a factor in [0.5, 1.0] (jitter).
+// Graph's rule for the delay before retry number `retry` (0 for the first):
+// base * 2^retry capped at `max`, at least half of it kept (Backoff with
+// floor_share 0.5).
 std::chrono::milliseconds graph_backoff(int retry, std::chrono::milliseconds base, std::chrono::milliseconds max,
-                                        std::mt19937& rng);
+                                        std::mt19937_64& rng);
 
 }  // namespace keywarden

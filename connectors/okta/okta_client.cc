@@ -1,5 +1,7 @@
 #include "connectors/okta/okta_client.h"
 
+#include "daemon/base/backoff.h"
+
 #include <algorithm>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -29,16 +31,11 @@ std::string_view trim(std::string_view s) {
 
 std::string plural(int n, const char* word) { return std::to_string(n) + " " + word + (n == 1 ? "" : "s"); }
 
-// The wait before retry number `retry` (0 first): half of min(max, base·2^retry)
-// for sure, the other half at random, so that clients failing together do not
-// come back together and no retry comes back at once.
+// Okta's rule: half of min(max, base·2^retry) for sure, the other half at
+// random, so that clients failing together do not come back together and no
+// retry comes back at once.
 milliseconds backoff_delay(int retry, milliseconds base, milliseconds max, std::mt19937_64& rng) {
-  milliseconds cap = base;
-  for (int i = 0; i < retry && cap < max; ++i) cap *= 2;
-  cap = std::min(cap, max);
-  const auto half = cap.count() / 2;
-  std::uniform_int_distribution<long long> jitter(0, std::max<long long>(half, 0));
-  return milliseconds(half + jitter(rng));
+  return Backoff{base, max, 0.5}.delay(retry, rng);
 }
 
 }  // namespace

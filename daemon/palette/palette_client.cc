@@ -16,6 +16,7 @@
 #include "daemon/net/url.h"
 #include "daemon/palette/palette_json.h"
 #include "daemon/palette/request_pacer.h"
+#include "daemon/base/backoff.h"
 #include "daemon/palette/retry_policy.h"
 
 namespace keywarden {
@@ -185,7 +186,8 @@ class PaletteClient::Impl {
         }
       }
 
-      milliseconds wait = backoff_delay(attempt - 1, options_.backoff_base, options_.backoff_max, rng_);
+      // Palette's rule: full jitter, so clients that failed together spread out.
+      milliseconds wait = Backoff{options_.backoff_base, options_.backoff_max, 0.0}.delay(attempt - 1, rng_);
       if (response) {
         const int status = response->status;
         if ((status >= 200 && status < 300) || (status == 404 && missing_is_done)) {

@@ -123,16 +123,6 @@ std::optional<std::chrono::system_clock::time_point> to_time_point(const DateFie
 
 }  // namespace
 
-milliseconds backoff_delay(int retry, milliseconds base, milliseconds max, std::mt19937_64& rng) {
-  if (base.count() <= 0 || max.count() <= 0) return milliseconds(0);
-  // base * 2^retry, doubling only while below max (so it cannot overflow).
-  long long cap = base.count();
-  for (int i = 0; i < retry && cap < max.count(); ++i) cap *= 2;
-  cap = std::min(cap, static_cast<long long>(max.count()));
-  std::uniform_int_distribution<long long> pick(0, cap);
-  return milliseconds(pick(rng));
-}
-
 std::optional<milliseconds> parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
   while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);

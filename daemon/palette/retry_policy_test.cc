@@ -11,30 +11,6 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-TEST(BackoffDelay, StaysWithinTheGrowingCap) {
-  std::mt19937_64 rng(42);
-  for (int retry = 0; retry < 70; ++retry) {
-    const long long cap = std::min<long long>(30000, retry < 20 ? 250LL << retry : 30000);
-    for (int i = 0; i < 200; ++i) {
-      const milliseconds d = backoff_delay(retry, milliseconds(250), milliseconds(30000), rng);
-      EXPECT_GE(d.count(), 0);
-      EXPECT_LE(d.count(), cap) << "retry " << retry;
-    }
-  }
-}
-
-TEST(BackoffDelay, IsJittered) {
-  std::mt19937_64 rng(7);
-  std::set<long long> seen;
-  for (int i = 0; i < 50; ++i) seen.insert(backoff_delay(3, milliseconds(100), milliseconds(10000), rng).count());
-  EXPECT_GT(seen.size(), 10u);
-}
-
-TEST(BackoffDelay, ZeroBaseMeansNoWait) {
-  std::mt19937_64 rng(1);
-  EXPECT_EQ(backoff_delay(5, milliseconds(0), milliseconds(100), rng), milliseconds(0));
-}
-
 TEST(ParseRetryAfter, DeltaSeconds) {
   const auto now = std::chrono::system_clock::now();
   EXPECT_EQ(parse_retry_after("0", now), milliseconds(0));
