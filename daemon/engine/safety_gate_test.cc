@@ -53,5 +53,19 @@ TEST(SafetyGate, ShrinkPastTheLimitIsABadRead) {
   EXPECT_FALSE(shrank_too_much(100, 150, 20));
 }
 
+TEST(EntitledPopulation, CountsActiveIdentitiesInAnEntitledGroup) {
+  const std::vector<Identity> read = {
+      {"1", "a", "a@x.com", IdentityStatus::active, "", {"palette-users"}},
+      {"2", "b", "b@x.com", IdentityStatus::active, "", {"staff"}},
+      {"3", "c", "c@x.com", IdentityStatus::inactive, "", {"palette-users"}},
+      {"4", "d", "d@x.com", IdentityStatus::deleted, "", {"palette-users"}},
+      {"5", "e", "e@x.com", IdentityStatus::active, "", {"staff", "palette-users"}},
+  };
+  EXPECT_EQ(entitled_population(read, {"palette-users"}), 2) << "only active members of an entitled group";
+  EXPECT_EQ(entitled_population(read, {"palette-users", "staff"}), 3);
+  EXPECT_EQ(entitled_population(read, {}), 3) << "without entitled groups, being active is enough";
+  EXPECT_EQ(entitled_population(read, {"Palette-Users"}), 0) << "group names match exactly";
+}
+
 }  // namespace
 }  // namespace keywarden

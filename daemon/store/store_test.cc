@@ -827,6 +827,59 @@ TEST_F(StoreTest, ValuesWithQuotesAreBoundNotSpliced) {
   EXPECT_EQ(identity(hostile, hostile).subject_id, hostile);
 }
 
+// ---- Facts from incremental reads and pushes ----------------------------------
+
+TEST_F(StoreTest, ApplyChangesKeepsKnownNamesWhenAnEventNamesSomeoneOnlyById) {
+  store_->apply_full_read("idp-a", {person("u1", "alice@example.com", IdentityStatus::active, {"palette-users"})}, 1,
+                          at(100));
+  IdentityChanges changes;
+  Identity by_id;
+  by_id.subject_id = "u1";
+  by_id.status = IdentityStatus::inactive;
+  by_id.status_detail = "suspended";
+  changes.identities.push_back(by_id);
+  changes.event_ids = {"evt-1"};
+  changes.cursors["next"] = "https://idp.example/changes?after=9";
+  const std::set<std::string> affected = store_->apply_changes("idp-a", changes, at(200), true);
+  EXPECT_EQ(affected, std::set<std::string>{"alice@example.com"});
+  const IdentityRecord r = identity("idp-a", "u1");
+  EXPECT_EQ(r.email, "alice@example.com") << "an empty email keeps the stored one";
+  EXPECT_EQ(r.status, IdentityStatus::inactive);
+  ASSERT_EQ(r.memberships.size(), 1u) << "groups untouched when groups_known is false";
+  EXPECT_FALSE(r.memberships[0].removed_at);
+  EXPECT_TRUE(store_->event_seen("idp-a", "evt-1"));
+  EXPECT_FALSE(store_->event_seen("idp-b", "evt-1"));
+  EXPECT_EQ(store_->values(Store::cursor_scope("idp-a")).at("next"), "https://idp.example/changes?after=9");
+  EXPECT_TRUE(store_->source_health("idp-a")->healthy);
+}
+
+TEST_F(StoreTest, ApplyChangesRecordsSomeoneNewFromAMembershipsHints) {
+  IdentityChanges changes;
+  changes.memberships.push_back({"u9", "palette-users", true, "new.hire", "New.Hire@Example.com"});
+  const std::set<std::string> affected = store_->apply_changes("idp-a", changes, at(300), false);
+  EXPECT_EQ(affected, std::set<std::string>{"new.hire@example.com"});
+  const IdentityRecord r = identity("idp-a", "u9");
+  EXPECT_EQ(r.email, "new.hire@example.com");
+  EXPECT_EQ(r.user_name, "new.hire");
+  ASSERT_EQ(r.memberships.size(), 1u);
+  EXPECT_FALSE(store_->source_health("idp-a")) << "without mark_success the source's health is not touched";
+}
+
+TEST_F(StoreTest, ApplyChangesIsOneTransaction) {
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com")}, 1, at(100));
+  IdentityChanges changes;
+  Identity gone = person("u1", "a@x.com", IdentityStatus::deleted);
+  changes.identities.push_back(gone);
+  changes.memberships.push_back({"u1", "g", true, "", ""});
+  EXPECT_THROW(store_->batch([&] {
+    store_->apply_changes("idp-a", changes, at(200), true);
+    throw StoreError("the caller's batch fails after the apply");
+  }), StoreError);
+  EXPECT_EQ(identity("idp-a", "u1").status, IdentityStatus::active) << "nothing of the apply stayed";
+  EXPECT_NE(store_->source_health("idp-a")->last_success, at(200));
+  EXPECT_TRUE(identity("idp-a", "u1").memberships.empty());
+}
+
 // ---- Opening and schema ------------------------------------------------------
 
 TEST_F(StoreTest, OpenPutsTheFileInWalMode) {
