@@ -60,6 +60,9 @@ void Daemon::open() {
   reconciler_ = std::make_unique<Reconciler>(config_, *store_, *palette_, sources_);
   reconciler_->executor().set_observer(
       [this](const Action& a, std::string_view result, double seconds) { record_action(a, result, seconds); });
+  reconciler_->executor().set_store_writes([this](std::function<void(Store&)> work) -> net::awaitable<void> {
+    return journal_write(std::move(work));
+  });
 
   const auto listen = server::parse_listen_address(config_.daemon.listen);
   if (!listen) throw std::invalid_argument("daemon.listen: cannot parse \"" + config_.daemon.listen + "\"");
@@ -345,6 +348,14 @@ template <class T>
 net::awaitable<T> Daemon::write_off_thread(std::function<T(Store&)> write) {
   auto op = pushes_->run<T>(std::move(write));
   co_return co_await std::move(op);
+}
+
+net::awaitable<void> Daemon::journal_write(std::function<void(Store&)> work) {
+  auto op = write_off_thread<bool>([work = std::move(work)](Store& store) {
+    work(store);
+    return true;
+  });
+  co_await std::move(op);
 }
 
 net::awaitable<void> Daemon::incremental_reads() {

@@ -92,6 +92,9 @@ class Daemon {
   // never waits for the SQLite write lock.
   template <class T>
   boost::asio::awaitable<T> write_off_thread(std::function<T(Store&)> write);
+  // The executor's journal writes, on the store worker (a named coroutine:
+  // a lambda coroutine's captures would not outlive its first suspension).
+  boost::asio::awaitable<void> journal_write(std::function<void(Store&)> work);
   void refresh_gauges();
   void record_action(const Action& action, std::string_view result, double seconds);
 

@@ -1,5 +1,7 @@
 #include "daemon/app/executor.h"
 
+#include <optional>
+
 #include <algorithm>
 #include <chrono>
 #include <unordered_map>
@@ -32,6 +34,15 @@ bool already_in_effect(const Action& action, const std::unordered_map<std::strin
 
 }  // namespace
 
+boost::asio::awaitable<void> Executor::write(std::function<void(Store&)> work) {
+  if (writes_) {
+    auto op = writes_(std::move(work));
+    co_await std::move(op);
+  } else {
+    work(store_);
+  }
+}
+
 boost::asio::awaitable<ExecutionReport> Executor::resume_pending(const PaletteInventory& inventory) {
   const auto pending = store_.pending_intents();
   ExecutionReport report;
@@ -42,8 +53,10 @@ boost::asio::awaitable<ExecutionReport> Executor::resume_pending(const PaletteIn
   std::vector<JournalEntry> to_send;
   for (const auto& entry : pending) {
     if (already_in_effect(entry.action, keys)) {
-      store_.mark_done(entry.id, entry.http_status, entry.attempts, now_utc(),
-                       "confirmed from Palette's inventory after an interrupted run");
+      co_await write([&](Store& store) {
+        store.mark_done(entry.id, entry.http_status, entry.attempts, now_utc(),
+                        "confirmed from Palette's inventory after an interrupted run");
+      });
       ++report.confirmed;
       report.completed.push_back(entry.action);
       if (observer_) observer_(entry.action, "done", 0);
@@ -60,7 +73,8 @@ boost::asio::awaitable<ExecutionReport> Executor::resume_pending(const PaletteIn
 boost::asio::awaitable<ExecutionReport> Executor::carry_out(const std::string& plan_id,
                                                              const std::vector<Action>& actions) {
   if (actions.empty()) co_return ExecutionReport{};
-  const auto ids = store_.journal_intents(plan_id, actions, now_utc());
+  std::vector<int64_t> ids;
+  co_await write([&](Store& store) { ids = store.journal_intents(plan_id, actions, now_utc()); });
   std::vector<JournalEntry> intents;
   intents.reserve(ids.size());
   for (size_t i = 0; i < ids.size(); ++i) {
@@ -84,14 +98,23 @@ boost::asio::awaitable<ExecutionReport> Executor::carry_out_intents(const std::v
     const Action& a = entry.action;
     const auto started = std::chrono::steady_clock::now();
     auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count(); };
+    std::optional<MutationResult> result;
+    std::optional<PaletteError> error;
     try {
       // The call is made in its own statement: GCC 12 destroys temporaries
       // (here the copied key uid) inside a co_await expression twice.
       auto call = a.kind == ActionKind::delete_key ? palette_.delete_key(a.key_uid)
                                                    : palette_.set_key_active(a.key_uid, a.kind == ActionKind::reactivate);
-      const MutationResult r = co_await std::move(call);
-      store_.mark_done(entry.id, r.http_status, entry.attempts + r.attempts, now_utc(),
-                       r.http_status == 404 ? "Palette answered 404: already gone" : "");
+      result = co_await std::move(call);
+    } catch (const PaletteError& e) {
+      error = e;
+    }
+    if (result) {  // journaled outside the handler: no co_await may run inside one
+      const MutationResult r = *result;
+      co_await write([&](Store& store) {
+        store.mark_done(entry.id, r.http_status, entry.attempts + r.attempts, now_utc(),
+                        r.http_status == 404 ? "Palette answered 404: already gone" : "");
+      });
       ++report.done;
       report.completed.push_back(a);
       logger().info(std::string(to_string(a.kind)) + " done",
@@ -99,26 +122,29 @@ boost::asio::awaitable<ExecutionReport> Executor::carry_out_intents(const std::v
                      {"reason", std::string(to_string(a.reason))}, {"plan_id", entry.plan_id},
                      {"http_status", std::to_string(r.http_status)}});
       if (observer_) observer_(a, "done", elapsed());
-    } catch (const PaletteError& e) {
-      if (e.transient()) {
-        // Palette is unavailable for now: keep this and every later intent
-        // pending rather than spend every retry budget against an outage.
-        report.pending += static_cast<long>(intents.size() - i);
-        logger().warn("Palette unavailable; actions stay journaled for the next run",
-                      {{"key_uid", a.key_uid}, {"error", e.what()}, {"pending", std::to_string(intents.size() - i)}});
-        if (observer_) observer_(a, "pending", elapsed());
-        break;
-      }
-      store_.mark_failed(entry.id, e.http_status(), entry.attempts + e.attempts(), e.what(), now_utc());
-      ++report.failed;
-      logger().error(std::string(to_string(a.kind)) + " failed",
-                     {{"key_uid", a.key_uid}, {"http_status", std::to_string(e.http_status())}, {"error", e.what()}});
-      if (observer_) observer_(a, "failed", elapsed());
-      if (e.http_status() == 401 || e.http_status() == 403) {
-        // Our own credential is refused: every further call would be too.
-        report.pending += static_cast<long>(intents.size() - i - 1);
-        break;
-      }
+      continue;
+    }
+    const PaletteError& e = *error;
+    if (e.transient()) {
+      // Palette is unavailable for now: keep this and every later intent
+      // pending rather than spend every retry budget against an outage.
+      report.pending += static_cast<long>(intents.size() - i);
+      logger().warn("Palette unavailable; actions stay journaled for the next run",
+                    {{"key_uid", a.key_uid}, {"error", e.what()}, {"pending", std::to_string(intents.size() - i)}});
+      if (observer_) observer_(a, "pending", elapsed());
+      break;
+    }
+    co_await write([&](Store& store) {
+      store.mark_failed(entry.id, e.http_status(), entry.attempts + e.attempts(), e.what(), now_utc());
+    });
+    ++report.failed;
+    logger().error(std::string(to_string(a.kind)) + " failed",
+                   {{"key_uid", a.key_uid}, {"http_status", std::to_string(e.http_status())}, {"error", e.what()}});
+    if (observer_) observer_(a, "failed", elapsed());
+    if (e.http_status() == 401 || e.http_status() == 403) {
+      // Our own credential is refused: every further call would be too.
+      report.pending += static_cast<long>(intents.size() - i - 1);
+      break;
     }
   }
   co_return report;

@@ -41,6 +41,14 @@ class Executor {
   // Called after each action with result "done", "failed" or "pending".
   void set_observer(Observer observer) { observer_ = std::move(observer); }
 
+  // Where the journal's writes run: on the executor's own store (the
+  // default, for the CLI), or through `writes` (the daemon hands them to its
+  // store worker, so that its I/O thread never waits for the SQLite write
+  // lock). Each write is awaited before the executor goes on: an intent is
+  // durable before its call is sent.
+  using StoreWrites = std::function<boost::asio::awaitable<void>(std::function<void(Store&)>)>;
+  void set_store_writes(StoreWrites writes) { writes_ = std::move(writes); }
+
   // Finishes what an interrupted run left pending (see the file comment).
   boost::asio::awaitable<ExecutionReport> resume_pending(const PaletteInventory& inventory);
 
@@ -52,10 +60,12 @@ class Executor {
 
  private:
   boost::asio::awaitable<ExecutionReport> carry_out_intents(const std::vector<JournalEntry>& intents);
+  boost::asio::awaitable<void> write(std::function<void(Store&)> work);
 
   Store& store_;
   PaletteClient& palette_;
   Observer observer_;
+  StoreWrites writes_;
   bool stop_ = false;
 };
 
