@@ -1,5 +1,6 @@
 #include "daemon/server/http_server.h"
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,12 +16,17 @@
 #include <cctype>
 #include <charconv>
 #include <mutex>
+#include <sys/resource.h>
 #include <type_traits>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "daemon/base/ascii.h"
+
+#if defined(__GLIBC__)
+#include <malloc.h>  // malloc_trim
+#endif
 
 namespace keywarden::server {
 
@@ -39,6 +45,21 @@ constexpr std::size_t kFirstReadSize = 4096;
 // written. tcp_stream's own expiry, which closes the socket, stays armed this
 // much later as a backstop.
 constexpr auto kBackstop = std::chrono::seconds(1);
+// Descriptors kept for the rest of the process (store, outgoing HTTPS, logs)
+// when the connection cap is lowered to fit RLIMIT_NOFILE.
+constexpr std::size_t kReservedDescriptors = 64;
+// Giving memory back: once this many body bytes (request and response) went
+// through since the last trim, the server checks every kTrimCheckInterval
+// whether the burst is over (the connection count fell to half its peak, or
+// to kQuietConnections) and then calls malloc_trim. A burst that never ends
+// is trimmed every kTrimOverdue. malloc_trim walks the heap on the I/O
+// thread, hence at most once per check interval.
+constexpr std::size_t kTrimAfterBytes = 8 * 1024 * 1024;
+constexpr auto kTrimCheckInterval = std::chrono::seconds(1);
+constexpr auto kTrimOverdue = std::chrono::seconds(30);
+constexpr std::size_t kQuietConnections = 4;
+// A kept-alive connection gives back a read buffer grown past this.
+constexpr std::size_t kKeptBufferCapacity = 64 * 1024;
 
 auto redirect(error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
@@ -70,12 +91,71 @@ std::optional<std::string> percent_decode(std::string_view in) {
   return out;
 }
 
+// Judges a request's Transfer-Encoding against RFC 9112 §6.1 and §6.3.
+// Returns 0 when the body's framing is unambiguous (no Transfer-Encoding, or
+// exactly "chunked" on HTTP/1.1 without Content-Length), else the status to
+// answer before closing: 400 when the body's length cannot be known (final
+// coding not chunked, chunked twice, Transfer-Encoding with Content-Length or
+// on HTTP/1.0), 501 for a coding before chunked that we do not decode (gzip,
+// chunked). Beast alone reads "Transfer-Encoding: gzip" as an empty body and
+// accepts "gzip" followed by a Content-Length, which lets the rest of the
+// bytes pass as the next request.
+template <class Fields>
+int transfer_encoding_verdict(const http::request_header<Fields>& head) {
+  std::vector<std::string> codings;
+  bool present = false;
+  for (const auto& field : head) {
+    if (field.name() != http::field::transfer_encoding) continue;
+    present = true;
+    std::string_view rest = std_view(field.value());
+    while (true) {
+      const auto comma = rest.find(',');
+      std::string_view element = rest.substr(0, comma);
+      const auto first = element.find_first_not_of(" \t");
+      const auto last = element.find_last_not_of(" \t");
+      if (first != std::string_view::npos) codings.push_back(ascii_lower(element.substr(first, last - first + 1)));
+      if (comma == std::string_view::npos) break;
+      rest.remove_prefix(comma + 1);
+    }
+  }
+  if (!present) return 0;
+  if (head.version() < 11 || head.find(http::field::content_length) != head.end()) return 400;
+  if (codings.empty() || codings.back() != "chunked") return 400;
+  for (std::size_t i = 0; i + 1 < codings.size(); ++i)
+    if (codings[i] == "chunked") return 400;
+  return codings.size() == 1 ? 0 : 501;
+}
+
+// The key connections are counted under for the per-address cap: the IPv4
+// address, or the /64 prefix of an IPv6 one.
+std::string address_key(const net::ip::address& address) {
+  if (!address.is_v6()) return address.to_string();
+  auto bytes = address.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return net::ip::address_v6(bytes).to_string() + "/64";
+}
+
+// max_connections lowered to what RLIMIT_NOFILE leaves, and the per-address
+// cap to half of that (see Limits).
+Limits effective_limits(Limits limits) {
+  rlimit nofile{};
+  if (::getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur != RLIM_INFINITY) {
+    const std::size_t soft = static_cast<std::size_t>(nofile.rlim_cur);
+    const std::size_t usable = soft > 2 * kReservedDescriptors ? soft - kReservedDescriptors : soft / 2;
+    limits.max_connections = std::min(limits.max_connections, std::max<std::size_t>(usable, 1));
+  }
+  limits.max_connections_per_address =
+      std::min(limits.max_connections_per_address, std::max<std::size_t>(limits.max_connections / 2, 1));
+  return limits;
+}
+
 const char* reason_text(int status) {
   switch (status) {
     case 400: return "Bad Request\n";
     case 408: return "Request Timeout\n";
     case 413: return "Payload Too Large\n";
     case 431: return "Request Header Fields Too Large\n";
+    case 501: return "Not Implemented\n";
     default: return "Internal Server Error\n";
   }
 }
@@ -162,29 +242,36 @@ class SessionBase {
   virtual void request_stop() = 0;
 };
 
-struct ServerCore {
+struct ServerCore : std::enable_shared_from_this<ServerCore> {
   ServerCore(net::any_io_executor ex, Handler h, Limits l, net::ssl::context* tls_context)
       : executor(ex),
         acceptor(net::make_strand(ex)),
         retry_timer(acceptor.get_executor()),
+        trim_timer(acceptor.get_executor()),
         handler(std::move(h)),
-        limits(l),
+        requested_limits(l),
+        limits(effective_limits(l)),
         tls(tls_context) {}
 
   void log(std::string_view line) const {
     if (error_log) error_log(line);
   }
 
-  // False when the connection limit is reached.
-  bool remember(SessionBase* s, std::weak_ptr<SessionBase> w) {
+  // False when the connection limit, overall or for this address, is
+  // reached.
+  bool remember(SessionBase* s, std::weak_ptr<SessionBase> w, const std::string& address) {
     std::lock_guard lock(mu);
-    if (sessions.size() >= limits.max_connections) return false;
+    if (full_for(address)) return false;
     sessions.emplace(s, std::move(w));
+    ++per_address[address];
+    peak_since_trim = std::max(peak_since_trim, sessions.size());
     return true;
   }
-  void forget(SessionBase* s) {
+  void forget(SessionBase* s, const std::string& address) {
     std::lock_guard lock(mu);
-    sessions.erase(s);
+    if (sessions.erase(s) == 0) return;
+    auto it = per_address.find(address);
+    if (it != per_address.end() && --it->second == 0) per_address.erase(it);
   }
   std::vector<std::shared_ptr<SessionBase>> live_sessions() {
     std::lock_guard lock(mu);
@@ -193,16 +280,60 @@ struct ServerCore {
       if (auto s = weak.lock()) out.push_back(std::move(s));
     return out;
   }
-  bool at_capacity() {
+  bool at_capacity(const std::string& address) {
     std::lock_guard lock(mu);
-    return sessions.size() >= limits.max_connections;
+    return full_for(address);
+  }
+
+  // Counts body bytes a session held (thread-safe); after enough of them,
+  // arms the check that gives memory back once the burst is over.
+  void note_body_bytes(std::size_t n) {
+    {
+      std::lock_guard lock(mu);
+      bytes_since_trim += n;
+      if (trim_armed || bytes_since_trim < kTrimAfterBytes) return;
+      trim_armed = true;
+      burst_start = std::chrono::steady_clock::now();
+    }
+    net::post(acceptor.get_executor(), [self = shared_from_this()] { self->arm_trim_check(); });
+  }
+
+  // On the acceptor's strand.
+  void arm_trim_check() {
+    if (stopping) return;
+    trim_timer.expires_after(kTrimCheckInterval);
+    trim_timer.async_wait([self = shared_from_this()](error_code ec) {
+      if (ec || self->stopping) return;
+      if (!self->trim_if_burst_over()) self->arm_trim_check();
+    });
+  }
+
+  // Returns false when the burst goes on (check again later).
+  bool trim_if_burst_over() {
+    {
+      std::lock_guard lock(mu);
+      const bool fell_back = sessions.size() * 2 <= peak_since_trim || sessions.size() <= kQuietConnections;
+      const bool overdue = std::chrono::steady_clock::now() - burst_start >= kTrimOverdue;
+      if (!fell_back && !overdue) return false;
+      bytes_since_trim = 0;
+      peak_since_trim = sessions.size();
+      trim_armed = false;
+      ++trims;
+    }
+#if defined(__GLIBC__)
+    ::malloc_trim(0);
+#endif
+    return true;
   }
 
   net::any_io_executor executor;
   tcp::acceptor acceptor;        // on its own strand
   net::steady_timer retry_timer;  // pause after a failed accept (EMFILE...)
+  net::steady_timer trim_timer;   // "is the burst over?" checks
   Handler handler;
-  Limits limits;
+  HeaderCheck header_check;
+  Limits requested_limits;  // as given to the constructor
+  Limits limits;            // as applied (see effective_limits)
   net::ssl::context* tls;
   ErrorLog error_log;
   std::uint16_t port = 0;
@@ -210,7 +341,21 @@ struct ServerCore {
   std::atomic<bool> stopping{false};
 
   std::mutex mu;
-  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;  // guarded by mu
+  // Guarded by mu.
+  std::unordered_map<SessionBase*, std::weak_ptr<SessionBase>> sessions;
+  std::unordered_map<std::string, std::size_t> per_address;  // address_key -> live sessions
+  std::size_t peak_since_trim = 0;
+  std::size_t bytes_since_trim = 0;
+  bool trim_armed = false;
+  std::chrono::steady_clock::time_point burst_start;
+  std::uint64_t trims = 0;
+
+ private:
+  bool full_for(const std::string& address) const {  // mu held
+    if (sessions.size() >= limits.max_connections) return true;
+    auto it = per_address.find(address);
+    return it != per_address.end() && it->second >= limits.max_connections_per_address;
+  }
 };
 
 }  // namespace detail
@@ -228,13 +373,16 @@ template <class Stream>
 class Session : public SessionBase, public std::enable_shared_from_this<Session<Stream>> {
  public:
   template <class... Args>
-  Session(std::shared_ptr<ServerCore> core, std::string remote, Args&&... stream_args)
+  Session(std::shared_ptr<ServerCore> core, std::string remote, std::string address_key, Args&&... stream_args)
       : core_(std::move(core)),
         stream_(std::forward<Args>(stream_args)...),
         deadline_(stream_.get_executor()),
-        remote_(std::move(remote)) {}
+        remote_(std::move(remote)),
+        address_key_(std::move(address_key)) {}
 
-  ~Session() override { core_->forget(this); }
+  ~Session() override { core_->forget(this, address_key_); }
+
+  const std::string& address_key() const { return address_key_; }
 
   net::any_io_executor executor() { return stream_.get_executor(); }
 
@@ -288,17 +436,60 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
       parser_->header_limit(static_cast<std::uint32_t>(limits().header_limit));
       parser_->body_limit(limits().body_limit);
       ec = co_await read_part(/*header_only=*/true, limits().header_timeout);
-      if (!ec && !parser_->is_done()) {
+      if (ec) {
+        co_await reject(status_for(ec));
+        co_return;
+      }
+      // Framing first: past an ambiguous length nothing on this connection
+      // can be trusted to start a request.
+      if (int status = transfer_encoding_verdict(parser_->get().base()); status != 0) {
+        co_await reject(status);
+        co_return;
+      }
+      if (core_->header_check) {
+        if (auto refusal = check_header()) {
+          co_await refuse(std::move(*refusal));
+          co_return;
+        }
+      }
+      if (!parser_->is_done()) {
         if (expects_continue()) ec = co_await send_continue();
         if (!ec) ec = co_await read_part(/*header_only=*/false, limits().body_timeout);
       }
       if (ec) {
-        co_await reject(ec);
+        co_await reject(status_for(ec));
         co_return;
       }
       if (!co_await respond()) co_return;
+      // A kept-alive connection does not keep the capacity a large request
+      // grew its buffer to.
+      if (buffer_.size() == 0 && buffer_.capacity() > kKeptBufferCapacity) buffer_.shrink_to_fit();
     }
     co_await close_gracefully();
+  }
+
+  // Runs the header check on the request's head. nullopt: go on.
+  std::optional<Response> check_header() {
+    try {
+      return core_->header_check(request_head(parser_->get()));
+    } catch (const std::exception& e) {
+      core_->log(std::string("http header check failed: ") + e.what());
+      return Response::text(500, "Internal Server Error\n");
+    }
+  }
+
+  // Answers a request refused on its head, then closes without reading its
+  // body (what the client still sends is discarded while lingering).
+  net::awaitable<void> refuse(Response refusal) {
+    const auto& head = parser_->get();
+    const bool is_head = head.method() == http::verb::head;
+    auto out = to_beast(std::move(refusal), head.version(), /*keep_alive=*/false, is_head);
+    parser_.reset();
+    lowest().expires_after(limits().write_timeout);
+    error_code ec;
+    co_await http::async_write(stream_, out, redirect(ec));
+    if (ec) co_return;
+    co_await linger();
   }
 
   // Reads the header (or the rest of the message) under a soft deadline.
@@ -349,20 +540,22 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     co_return ec;
   }
 
-  // Answers a request the server could not read, then closes.
-  net::awaitable<void> reject(error_code read_error) {
+  // The error status for a failed read; 0 when the client went away or the
+  // connection failed (nothing to answer).
+  static int status_for(error_code read_error) {
     static const auto http_category = &http::make_error_code(http::error::end_of_stream).category();
-    int status = 0;
-    if (read_error == beast::error::timeout)
-      status = 408;
-    else if (read_error == http::error::body_limit)
-      status = 413;
-    else if (read_error == http::error::header_limit)
-      status = 431;
-    else if (read_error == http::error::end_of_stream || read_error == http::error::partial_message)
-      status = 0;  // the client went away
-    else if (&read_error.category() == http_category)
-      status = 400;
+    if (read_error == beast::error::timeout) return 408;
+    if (read_error == http::error::body_limit) return 413;
+    if (read_error == http::error::header_limit) return 431;
+    if (read_error == http::error::end_of_stream || read_error == http::error::partial_message) return 0;
+    if (&read_error.category() == http_category) return 400;
+    return 0;
+  }
+
+  // Answers a request the server could not read (or will not: bad framing)
+  // with `status`, then closes. Status 0: closes without answering.
+  net::awaitable<void> reject(int status) {
+    parser_.reset();
     if (status == 0) co_return;
 
     http::response<http::string_body> res{static_cast<http::status>(status), 11};
@@ -403,7 +596,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     }
   }
 
-  Request to_request(http::request<http::string_body>& msg) {
+  // The request without its body (which may not have been read yet).
+  Request request_head(const http::request<http::string_body>& msg) const {
     Request r;
     r.method = std::string(msg.method_string());
     r.target = std::string(msg.target());
@@ -423,7 +617,6 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
         it->second += std_view(field.value());
       }
     }
-    r.body = std::move(msg.body());
     r.remote_address = remote_;
     r.tls = kTls;
     return r;
@@ -461,8 +654,10 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     bool keep_alive = msg.keep_alive();
     const unsigned version = msg.version();
     const bool head = msg.method() == http::verb::head;
-    Request req = to_request(msg);
+    Request req = request_head(msg);
+    req.body = std::move(msg.body());
     parser_.reset();
+    std::size_t body_bytes = req.body.size();
 
     std::optional<Response> res;
     try {
@@ -474,6 +669,8 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     if (!res) co_return false;  // the handler asked to drop the connection
 
     if (res->close || stopping()) keep_alive = false;
+    body_bytes += res->body.size();
+    if (body_bytes > 0) core_->note_body_bytes(body_bytes);
     auto out = to_beast(std::move(*res), version, keep_alive, head);
     lowest().expires_after(limits().write_timeout);
     error_code ec;
@@ -494,14 +691,18 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   std::uint64_t deadline_generation_ = 0;
   bool deadline_fired_ = false;
   std::string remote_;
+  std::string address_key_;  // what the per-address cap counts under
   bool idle_ = false;  // nothing of a request received; stop() may close us
   bool stop_requested_ = false;
 };
 
 template <class Stream, class... Args>
-void spawn_session(const std::shared_ptr<ServerCore>& core, std::string remote, Args&&... args) {
-  auto session = std::make_shared<Session<Stream>>(core, std::move(remote), std::forward<Args>(args)...);
-  if (!core->remember(session.get(), session)) return;  // over the limit: the socket closes
+void spawn_session(const std::shared_ptr<ServerCore>& core, std::string remote, std::string key,
+                   Args&&... args) {
+  auto session = std::make_shared<Session<Stream>>(core, std::move(remote), std::move(key),
+                                                   std::forward<Args>(args)...);
+  // Over a limit: the socket closes.
+  if (!core->remember(session.get(), session, session->address_key())) return;
   auto ex = session->executor();
   net::co_spawn(ex, Session<Stream>::run(std::move(session)), net::detached);
 }
@@ -510,15 +711,16 @@ void start_session(const std::shared_ptr<ServerCore>& core, tcp::socket socket) 
   error_code ec;
   auto remote = socket.remote_endpoint(ec);
   if (ec) return;  // the peer is already gone
-  if (core->at_capacity()) return;
-  socket.set_option(tcp::no_delay(true), ec);
   auto address = remote.address();
   if (address.is_v6() && address.to_v6().is_v4_mapped())
     address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  std::string key = address_key(address);
+  if (core->at_capacity(key)) return;  // closed at once, before any allocation for it
+  socket.set_option(tcp::no_delay(true), ec);
   if (core->tls)
-    spawn_session<TlsStream>(core, address.to_string(), std::move(socket), *core->tls);
+    spawn_session<TlsStream>(core, address.to_string(), std::move(key), std::move(socket), *core->tls);
   else
-    spawn_session<PlainStream>(core, address.to_string(), std::move(socket));
+    spawn_session<PlainStream>(core, address.to_string(), std::move(key), std::move(socket));
 }
 
 net::awaitable<void> accept_loop(std::shared_ptr<ServerCore> core) {
@@ -572,8 +774,13 @@ std::uint16_t HttpServer::port() const { return core_->port; }
 
 void HttpServer::set_error_log(ErrorLog log) { core_->error_log = std::move(log); }
 
+void HttpServer::set_header_check(HeaderCheck check) { core_->header_check = std::move(check); }
+
 void HttpServer::start() {
   if (core_->started.exchange(true)) return;
+  if (core_->limits.max_connections < core_->requested_limits.max_connections)
+    core_->log("http connection cap lowered from " + std::to_string(core_->requested_limits.max_connections) +
+               " to " + std::to_string(core_->limits.max_connections) + " to fit RLIMIT_NOFILE");
   net::co_spawn(core_->acceptor.get_executor(), accept_loop(core_), net::detached);
 }
 
@@ -583,6 +790,7 @@ void HttpServer::stop() {
     error_code ec;
     core->acceptor.close(ec);
     core->retry_timer.cancel();
+    core->trim_timer.cancel();
   });
   for (auto& session : core_->live_sessions()) session->request_stop();
 }

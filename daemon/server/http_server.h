@@ -4,10 +4,19 @@
 // The server owns the transport: it accepts connections, optionally runs a
 // TLS handshake, reads requests under size and time limits, and answers the
 // protocol errors itself (400 malformed, 408 too slow, 413 body too large,
-// 431 header too large). Everything else goes to one Handler, which sees
-// plain structs and never needs Beast. One session per connection; requests
-// on a connection are handled one at a time, in order (keep-alive and
-// pipelining work).
+// 431 header too large, 501 unknown transfer coding). Everything else goes to
+// one Handler, which sees plain structs and never needs Beast. One session
+// per connection; requests on a connection are handled one at a time, in
+// order (keep-alive and pipelining work).
+//
+// Hostile clients: a request whose framing is ambiguous (Transfer-Encoding
+// with Content-Length, a final coding other than chunked; RFC 9112 §6.1,
+// §6.3) is refused and its connection closed, so bytes after it are never
+// read as another request. Connections are capped in total and per client
+// address, so one address cannot take every slot. An optional HeaderCheck
+// refuses a request on its header alone, before its body is read or
+// "100 Continue" is sent. Memory held after a burst of large bodies is given
+// back to the system once the burst is over.
 //
 // Threading: each connection runs on its own strand of the executor given to
 // the constructor, so the server works with an io_context run by one thread
@@ -68,6 +77,15 @@ struct Response {
   static Response text(int status, std::string body);
 };
 
+// Looks at a request's head (method, target, path, query, headers,
+// remote_address, tls; body empty, not yet read) before the server reads the
+// body or sends "100 Continue". Returning a response refuses the request:
+// the server sends it with "Connection: close" and closes the connection
+// without reading the body. Returning nullopt lets the request proceed to the
+// Handler. Runs on the connection's strand and must not block; an exception
+// is answered 500 and reported to the error log.
+using HeaderCheck = std::function<std::optional<Response>(const Request& head)>;
+
 // Answers one request. Runs on the connection's strand and may co_await
 // (timers, other I/O). Returning std::nullopt closes the connection without
 // answering (used for fault injection). An exception becomes a 500 and is
@@ -89,7 +107,14 @@ std::optional<ListenAddress> parse_listen_address(std::string_view text);
 struct Limits {
   std::size_t header_limit = 16 * 1024;   // request line + fields; above: 431
   std::size_t body_limit = 1024 * 1024;   // decoded body; above: 413
-  std::size_t max_connections = 1024;     // above: new connections are closed at once
+  // Above either cap a new connection is closed at once, unanswered. The
+  // per-address cap keeps room for other clients when one address opens
+  // connections without end; IPv6 clients count by /64 prefix (one host
+  // usually holds a whole /64). The server lowers max_connections to what
+  // RLIMIT_NOFILE allows (keeping 64 descriptors for the rest of the
+  // process), and the per-address cap to at most half of max_connections.
+  std::size_t max_connections = 1024;
+  std::size_t max_connections_per_address = 128;
   // Time allowed to a kept-alive connection to start its next request; then
   // it is closed silently (no 408: the client has not asked anything).
   std::chrono::milliseconds idle_timeout{60'000};
@@ -132,6 +157,10 @@ class HttpServer {
 
   // Where problems go; default: nowhere. Set before start().
   void set_error_log(ErrorLog log);
+
+  // Checks every request's head before its body is read; default: none.
+  // Set before start().
+  void set_header_check(HeaderCheck check);
 
   // Starts accepting. Call once.
   void start();

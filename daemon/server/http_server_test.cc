@@ -10,6 +10,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -39,14 +40,28 @@ using Clock = std::chrono::steady_clock;
 // A blocking TCP client with a receive deadline on every read.
 class RawClient {
  public:
-  explicit RawClient(std::uint16_t port) {
+  // `from`: the loopback address to connect from (127.0.0.0/8 all works
+  // on Linux), so tests can play several clients.
+  explicit RawClient(std::uint16_t port, const char* from = nullptr) {
     fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0) throw std::runtime_error("socket failed");
+    if (from) {
+      sockaddr_in local{};
+      local.sin_family = AF_INET;
+      ::inet_pton(AF_INET, from, &local.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) != 0) {
+        ::close(fd_);
+        throw std::runtime_error("bind failed");
+      }
+    }
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      ::close(fd_);
       throw std::runtime_error("connect failed");
+    }
   }
   ~RawClient() {
     if (fd_ >= 0) ::close(fd_);
@@ -125,6 +140,13 @@ class RawClient {
 
   const std::string& buffered() const { return buffer_; }
 
+  // Sends without waiting when the socket buffer is full; returns the bytes
+  // sent (0 when the buffer is full, or the peer closed).
+  std::size_t send_some(std::string_view data) {
+    ssize_t n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  }
+
  private:
   int fd_ = -1;
   std::string buffer_;
@@ -173,6 +195,7 @@ class HttpServerTest : public ::testing::Test {
     server_ = std::make_unique<HttpServer>(ioc_.get_executor(), ListenAddress{"127.0.0.1", 0},
                                            std::move(handler), limits, tls);
     server_->set_error_log([this](std::string_view line) { errors_.push_back(std::string(line)); });
+    if (header_check_) server_->set_header_check(header_check_);
     server_->start();
     runner_ = std::async(std::launch::async, [this] { ioc_.run(); });
   }
@@ -205,6 +228,7 @@ class HttpServerTest : public ::testing::Test {
 
   std::uint16_t port() const { return server_->port(); }
 
+  HeaderCheck header_check_;  // set before start() to check heads
   net::io_context ioc_;
   std::unique_ptr<HttpServer> server_;
   std::future<void> runner_;
@@ -561,6 +585,222 @@ TEST_F(HttpServerTest, ConnectionLimitClosesExtraConnections) {
   EXPECT_TRUE(second.closed_silently(1s));
   first.send(get("/first"));
   ASSERT_TRUE(first.read_response());
+}
+
+// ---------------------------------------------------------------------------
+// Request smuggling: a body whose length the server cannot know for sure
+// (RFC 9112 §6.1, §6.3) is refused and the connection closed, so the bytes
+// after it are never served as a request of their own.
+
+TEST_F(HttpServerTest, AmbiguousTransferEncodingGets400AndNothingAfterItIsServed) {
+  start();
+  const std::pair<std::string, std::string> cases[] = {
+      // {header fields, body}
+      {"Transfer-Encoding: gzip\r\n", ""},
+      {"Transfer-Encoding: xchunked\r\n", ""},
+      {"Transfer-Encoding: identity\r\n", ""},
+      {"Transfer-Encoding: chunked, gzip\r\n", ""},
+      {"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n", ""},
+      {"Transfer-Encoding: chunked, chunked\r\n", "0\r\n\r\n"},
+      {"Transfer-Encoding: \r\n", ""},
+      {"Transfer-Encoding: gzip\r\nContent-Length: 5\r\n", "hello"},
+      {"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n", "0\r\n\r\n"},
+      {"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", "0\r\n\r\n"},
+  };
+  for (const auto& [fields, body] : cases) {
+    SCOPED_TRACE(fields);
+    RawClient c(port());
+    ASSERT_TRUE(c.send("POST /first HTTP/1.1\r\nHost: t\r\n" + fields + "\r\n" + body + get("/smuggled")));
+    auto r = c.read_response();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400);
+    EXPECT_TRUE(r->header("Connection: close"));
+    EXPECT_TRUE(c.closed_silently(2s)) << c.buffered();  // /smuggled never answered
+  }
+}
+
+TEST_F(HttpServerTest, TransferEncodingOnHttp10Gets400AndCloses) {
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send("POST /old HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get("/smuggled")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 400);
+  EXPECT_TRUE(c.closed_silently(2s)) << c.buffered();
+}
+
+TEST_F(HttpServerTest, UnknownCodingBeforeChunkedGets501AndCloses) {
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send("POST /z HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n" +
+                     get("/smuggled")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 501);
+  EXPECT_TRUE(c.closed_silently(2s)) << c.buffered();
+}
+
+TEST_F(HttpServerTest, ChunkedIsMatchedWithoutRegardToCaseOrSpaces) {
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send("POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding:  Chunked \r\n\r\n"
+                     "3\r\nabc\r\n0\r\n\r\n" + get("/next")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("body=abc\n"), std::string::npos);
+  auto next = c.read_response();
+  ASSERT_TRUE(next);
+  EXPECT_NE(next->body.find("path=/next\n"), std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// Per-client limits.
+
+// Raises this process's soft descriptor limit to at least `want` (at most
+// the hard limit); the tests below hold over a thousand sockets.
+void raise_fd_limit(rlim_t want) {
+  rlimit nofile{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &nofile), 0);
+  if (nofile.rlim_cur >= want) return;
+  nofile.rlim_cur = std::min(want, nofile.rlim_max);
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &nofile), 0);
+  ASSERT_GE(nofile.rlim_cur, want) << "hard RLIMIT_NOFILE too low for this test";
+}
+
+TEST_F(HttpServerTest, PerAddressCapClosesExtraConnectionsFromThatAddressOnly) {
+  Limits l = fast_limits();
+  l.header_timeout = 5s;
+  l.max_connections_per_address = 2;
+  start(l);
+  RawClient first(port(), "127.0.0.1");
+  RawClient second(port(), "127.0.0.1");
+  std::this_thread::sleep_for(50ms);
+  RawClient third(port(), "127.0.0.1");
+  EXPECT_TRUE(third.closed_silently(1s));
+  RawClient other(port(), "127.0.0.2");
+  ASSERT_TRUE(other.send(get("/other")));
+  auto r = other.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_NE(r->body.find("remote=127.0.0.2\n"), std::string::npos);
+  ASSERT_TRUE(first.send(get("/first")));
+  ASSERT_TRUE(first.read_response());
+}
+
+TEST_F(HttpServerTest, IdleAndSlowlorisConnectionsFromOneAddressLeaveRoomForAnother) {
+  raise_fd_limit(4096);
+  Limits l = fast_limits();
+  l.header_timeout = 10s;  // the daemon's: the hostile connections outlive the test
+  l.idle_timeout = 10s;
+  start(l);  // default connection caps
+  std::vector<std::unique_ptr<RawClient>> hostile;
+  for (int i = 0; i < 1100; ++i) hostile.push_back(std::make_unique<RawClient>(port(), "127.0.0.1"));
+  // A third dribble a header that never ends (slowloris); the rest stay idle.
+  for (int round = 0; round < 5; ++round) {
+    for (std::size_t i = 0; i < hostile.size(); i += 3)
+      hostile[i]->send_some(round == 0 ? "GET /slow HTTP/1.1\r\n" : "X-Drip: 1\r\n");
+    std::this_thread::sleep_for(50ms);
+  }
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    SCOPED_TRACE(attempt);
+    const auto t0 = Clock::now();
+    RawClient other(port(), "127.0.0.2");
+    ASSERT_TRUE(other.send(get("/healthz")));
+    auto r = other.read_response(2s);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 200);
+    EXPECT_LT(Clock::now() - t0, 1s);
+  }
+  hostile.clear();  // lets the server drain at teardown
+}
+
+// ---------------------------------------------------------------------------
+// Header check: authentication on the head, before the body.
+
+std::optional<Response> bearer_good(const Request& head) {
+  if (head.header("authorization") == "Bearer good") return std::nullopt;
+  Response r = Response::text(401, "who are you?\n");
+  r.headers["WWW-Authenticate"] = "Bearer";
+  return r;
+}
+
+TEST_F(HttpServerTest, RefusedHeadIsAnsweredBeforeTheBodyIsSent) {
+  std::atomic<int> handled{0};
+  header_check_ = bearer_good;
+  start(fast_limits(), [&handled](Request req) {
+    ++handled;
+    return echo_handler(std::move(req));
+  });
+  RawClient c(port());
+  const std::size_t length = 1024 * 1024;
+  ASSERT_TRUE(c.send("POST /scim/Users HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer bad\r\n"
+                     "Content-Length: " + std::to_string(length) + "\r\n\r\n" + std::string(64 * 1024, 'x')));
+  // 960 KiB of the body are still unsent, and the answer is already here.
+  auto r = c.read_response(2s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_TRUE(r->header("WWW-Authenticate: Bearer"));
+  EXPECT_TRUE(r->header("Connection: close"));
+  EXPECT_EQ(r->body, "who are you?\n");
+  c.send_some(std::string(length - 64 * 1024, 'x'));  // what a client that does not listen does
+  EXPECT_TRUE(c.closed_silently(2s));
+  EXPECT_EQ(handled.load(), 0);
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsTheRefusalInsteadOf100) {
+  header_check_ = bearer_good;
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send("POST /scim/Users HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n"
+                     "Expect: 100-continue\r\n\r\n"));
+  auto r = c.read_response(2s);
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 401);
+  EXPECT_TRUE(c.closed_silently(2s));
+}
+
+TEST_F(HttpServerTest, AcceptedHeadGoesOnToTheHandlerWithItsBody) {
+  std::vector<Request> heads;  // on the io thread, read after the response
+  header_check_ = [&heads](const Request& head) -> std::optional<Response> {
+    heads.push_back(head);
+    return bearer_good(head);
+  };
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send("POST /in?q=1 HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer good\r\n"
+                     "Content-Length: 3\r\nExpect: 100-continue\r\n\r\n"));
+  auto interim = c.read_response(2s);
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.send("abc"));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+  EXPECT_NE(r->body.find("body=abc\n"), std::string::npos);
+  ASSERT_EQ(heads.size(), 1u);
+  EXPECT_EQ(heads[0].method, "POST");
+  EXPECT_EQ(heads[0].path, "/in");
+  EXPECT_EQ(heads[0].query, "q=1");
+  EXPECT_EQ(heads[0].header("content-length"), "3");
+  EXPECT_EQ(heads[0].remote_address, "127.0.0.1");
+  EXPECT_TRUE(heads[0].body.empty());
+  // Keep-alive goes on after an accepted head.
+  ASSERT_TRUE(c.send(get("/again", "Authorization: Bearer good\r\n")));
+  ASSERT_TRUE(c.read_response());
+}
+
+TEST_F(HttpServerTest, HeaderCheckExceptionBecomes500AndCloses) {
+  header_check_ = [](const Request&) -> std::optional<Response> { throw std::runtime_error("check bug"); };
+  start();
+  RawClient c(port());
+  ASSERT_TRUE(c.send(get("/x") + get("/y")));
+  auto r = c.read_response();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 500);
+  EXPECT_TRUE(c.closed_silently(2s));
+  ASSERT_TRUE(stop_and_drain());
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_NE(errors_[0].find("check bug"), std::string::npos);
 }
 
 // Several I/O threads: sessions run on their own strands and the session
