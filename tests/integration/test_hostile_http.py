@@ -82,12 +82,13 @@ class HostileHttpTest(unittest.TestCase):
         pid = self.daemon.proc.pid
         self.assertEqual(self.daemon.request("GET", "/healthz")[0], 200)
         start_kib = vm_kib(pid, "VmRSS")
-        outcomes, body_bytes_sent, seconds = body_burst(
+        outcomes, _, seconds = body_burst(
             self.daemon.port, "/scim/v2/corp-scim/Users", {"Authorization": "Bearer wrong-token"}, count=1000,
             body_size=MIB, concurrency=200, deadline_s=180)
         self.assertEqual(dict(outcomes), {401: 1000}, f"after {seconds:.1f}s")
-        # Answered on the header: most of each body was never even sent.
-        self.assertLess(body_bytes_sent, 1000 * MIB // 2)
+        # (The clients still get to send their bodies: the daemon answers on
+        # the header, then discards what follows for up to linger_timeout
+        # without buffering it, so that the 401 is read, not reset.)
         time.sleep(3)  # the daemon gives memory back once the burst is over
         end_kib = vm_kib(pid, "VmRSS")
         peak_kib = vm_kib(pid, "VmHWM")
@@ -119,7 +120,10 @@ class HostileHttpTest(unittest.TestCase):
                     received = b""
                     deadline = time.monotonic() + 5
                     while time.monotonic() < deadline:
-                        data = s.recv(65536)
+                        try:
+                            data = s.recv(65536)
+                        except TimeoutError:  # still open: the assertions below say so
+                            break
                         if not data:
                             break
                         received += data
