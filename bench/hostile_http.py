@@ -101,13 +101,17 @@ def main():
                 attacker.keep(deadline_s=5)
         body = json.dumps({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "x@corp.example",
                            "active": True})
-        status, _, push_s = request_from("127.0.0.2", daemon.port, "POST", "/scim/v2/corp/Users", body,
-                                         {"Authorization": "Bearer " + TOKEN,
-                                          "Content-Type": "application/scim+json"}, timeout=5)
+        try:
+            status, _, push_s = request_from("127.0.0.2", daemon.port, "POST", "/scim/v2/corp/Users", body,
+                                             {"Authorization": "Bearer " + TOKEN,
+                                              "Content-Type": "application/scim+json"}, timeout=5)
+        except OSError as e:
+            status, push_s = type(e).__name__, float("nan")
         print(f"1,100 idle/slowloris connections from 127.0.0.1 (reconnected {attacker.reconnects} times); "
               f"/healthz from 127.0.0.2: {len(latencies)} ok, {failures} failed; "
-              f"p50 {ms(statistics.median(latencies))}, p99 {ms(percentile(latencies, 99))}, "
-              f"max {ms(max(latencies))}; SCIM push from 127.0.0.2: {status} in {ms(push_s)}")
+              + (f"p50 {ms(statistics.median(latencies))}, p99 {ms(percentile(latencies, 99))}, "
+                 f"max {ms(max(latencies))}" if latencies else "none answered")
+              + f"; SCIM push from 127.0.0.2: {status} in {ms(push_s)}")
         attacker.close()
     finally:
         daemon.stop()
