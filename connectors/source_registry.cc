@@ -5,6 +5,7 @@
 
 #include "connectors/entra/entra_source.h"
 #include "connectors/file/file_source.h"
+#include "connectors/keycloak/keycloak_source.h"
 #include "connectors/okta/okta_source.h"
 #include "connectors/scim/scim_source.h"
 
@@ -17,6 +18,7 @@ const std::vector<const SourceType*>& source_types() {
       &scim_source_type(),
       &okta_source_type(),
       &entra_source_type(),
+      &keycloak_source_type(),
   };
   return types;
 }
