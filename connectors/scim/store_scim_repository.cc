@@ -77,6 +77,15 @@ std::vector<ScimMemberRecord> StoreScimRepository::members(const std::string& gr
   return out;
 }
 
+std::vector<ScimMemberRecord> StoreScimRepository::members_among(const std::string& group_id,
+                                                                const std::vector<std::string>& member_ids) {
+  std::vector<ScimMemberRecord> out;
+  for (PushedMemberRow& row : resources_.members_among(group_id, member_ids)) {
+    out.push_back({std::move(row.member_id), std::move(row.json)});
+  }
+  return out;
+}
+
 std::vector<std::string> StoreScimRepository::groups_with_member(const std::string& member_id) {
   return resources_.groups_with_member(member_id);
 }
@@ -100,6 +109,22 @@ void StoreScimRepository::apply_identity_update(const Identity& identity, bool g
 void StoreScimRepository::set_membership(const std::string& subject_id, const std::string& group,
                                          bool member, Timestamp) {
   changes_.memberships.push_back(MembershipChange{subject_id, group, member, "", ""});
+}
+
+void StoreScimRepository::set_memberships(const std::vector<std::string>& subject_ids, const std::string& group,
+                                          bool member, Timestamp) {
+  changes_.memberships.reserve(changes_.memberships.size() + subject_ids.size());
+  for (const std::string& subject_id : subject_ids) {
+    changes_.memberships.push_back(MembershipChange{subject_id, group, member, "", ""});
+  }
+}
+
+std::vector<ScimUserEmail> StoreScimRepository::user_emails(const std::vector<std::string>& ids) {
+  std::vector<ScimUserEmail> out;
+  for (PushedIdentityEmailRow& row : resources_.identity_emails(to_string(ScimResourceType::user), ids)) {
+    out.push_back({std::move(row.id), std::move(row.email)});
+  }
+  return out;
 }
 
 std::optional<IdentityRecord> StoreScimRepository::load_identity(const std::string& subject_id) {
