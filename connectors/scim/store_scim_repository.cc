@@ -1,5 +1,9 @@
 #include "connectors/scim/store_scim_repository.h"
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include <stdexcept>
 #include <utility>
 
@@ -120,10 +124,25 @@ void StoreScimRepository::set_memberships(const std::vector<std::string>& subjec
 }
 
 std::vector<ScimUserEmail> StoreScimRepository::user_emails(const std::vector<std::string>& ids) {
-  std::vector<ScimUserEmail> out;
+  std::map<std::string, std::string> users;  // id → email
   for (PushedIdentityEmailRow& row : resources_.identity_emails(to_string(ScimResourceType::user), ids)) {
-    out.push_back({std::move(row.id), std::move(row.email)});
+    users.emplace(std::move(row.id), std::move(row.email));
   }
+  // Users this request wrote are not among the store's identities until the
+  // daemon applies its facts: the latest pending upsert speaks for them.
+  // (An empty email keeps the stored one, as Store::apply_changes merges.)
+  std::set<std::string> decided;
+  for (auto it = changes_.identities.rbegin(); it != changes_.identities.rend(); ++it) {
+    if (decided.contains(it->subject_id)) continue;
+    if (std::find(ids.begin(), ids.end(), it->subject_id) == ids.end()) continue;
+    if (!resources_.get(to_string(ScimResourceType::user), it->subject_id)) continue;
+    decided.insert(it->subject_id);
+    const auto [stored, inserted] = users.try_emplace(it->subject_id, normalize_email(it->email));
+    if (!inserted && !it->email.empty()) stored->second = normalize_email(it->email);
+  }
+  std::vector<ScimUserEmail> out;
+  out.reserve(users.size());
+  for (auto& [id, email] : users) out.push_back({id, std::move(email)});
   return out;
 }
 
