@@ -225,7 +225,7 @@ TEST_F(StoreScimRepositoryTest, EntraSequenceLandsInTheStoreAndSurvivesReopen) {
 
 // The lookups a large group change makes by key (issue 13), on SQLite: the
 // members asked for, the users among ids with their join emails, and the
-// memberships written in one batch.
+// memberships reported as facts for Store::apply_changes.
 TEST_F(StoreScimRepositoryTest, GroupChangesLookUpOnlyTheNamedMembersAndUsers) {
   Request request(*store_, "corp");
   StoreScimRepository& repo = request.repo;
