@@ -85,6 +85,17 @@ std::vector<ScimMemberRecord> MemoryScimRepository::members(const std::string& g
   return out;
 }
 
+std::vector<ScimMemberRecord> MemoryScimRepository::members_among(const std::string& group_id,
+                                                                 const std::vector<std::string>& member_ids) {
+  std::vector<ScimMemberRecord> out;
+  const auto group = members_.find(group_id);
+  if (group == members_.end()) return out;
+  for (const std::string& id : std::set<std::string>(member_ids.begin(), member_ids.end())) {
+    if (const auto it = group->second.find(id); it != group->second.end()) out.push_back({id, it->second});
+  }
+  return out;
+}
+
 std::vector<std::string> MemoryScimRepository::groups_with_member(const std::string& member_id) {
   const auto it = groups_of_.find(member_id);
   if (it == groups_of_.end()) return {};
@@ -162,6 +173,21 @@ void MemoryScimRepository::set_membership(const std::string& subject_id, const s
   } else {
     leave(record, group, now);
   }
+}
+
+void MemoryScimRepository::set_memberships(const std::vector<std::string>& subject_ids, const std::string& group,
+                                           bool member, Timestamp now) {
+  for (const std::string& subject_id : subject_ids) set_membership(subject_id, group, member, now);
+}
+
+std::vector<ScimUserEmail> MemoryScimRepository::user_emails(const std::vector<std::string>& ids) {
+  std::vector<ScimUserEmail> out;
+  for (const std::string& id : std::set<std::string>(ids.begin(), ids.end())) {
+    const auto identity = identities_.find(id);
+    if (identity == identities_.end() || !resources_.contains({ScimResourceType::user, id})) continue;
+    out.push_back({id, identity->second.email});
+  }
+  return out;
 }
 
 std::optional<IdentityRecord> MemoryScimRepository::load_identity(const std::string& subject_id) {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <iterator>
 #include <set>
+#include <unordered_map>
+#include <vector>
 
 #include "connectors/scim/scim_attribute.h"
 #include "connectors/scim/scim_error.h"
@@ -62,6 +64,92 @@ bool same_element(std::string_view attribute, const json& a, const json& b) {
   return va != nullptr && vb != nullptr && *va == *vb && (a.is_object() == b.is_object());
 }
 
+// Appends to `out` a text that two JSON values share whenever they compare
+// equal (nlohmann::json's ==, where 1 == 1.0): numbers are written as their
+// double value. Different values may share it; it is a hash key, not a proof.
+// The body's depth was bounded before parsing (check_scim_json_depth), which
+// bounds the recursion.
+void append_equality_key(std::string& out, const json& value) {
+  switch (value.type()) {
+    case json::value_t::string: {
+      const std::string& text = value.get_ref<const std::string&>();
+      out += 's';
+      out += std::to_string(text.size());
+      out += ':';
+      out += text;
+      return;
+    }
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned:
+    case json::value_t::number_float: {
+      double number = value.get<double>();
+      if (number == 0) number = 0;  // -0.0 == 0.0
+      out += 'n';
+      out += std::to_string(number);
+      out += ';';
+      return;
+    }
+    case json::value_t::boolean: out += value.get<bool>() ? 't' : 'f'; return;
+    case json::value_t::array:
+      out += '[';
+      for (const json& element : value) append_equality_key(out, element);
+      out += ']';
+      return;
+    case json::value_t::object:
+      out += '{';
+      for (auto it = value.begin(); it != value.end(); ++it) {
+        out += std::to_string(it.key().size());
+        out += ':';
+        out += it.key();
+        append_equality_key(out, it.value());
+      }
+      out += '}';
+      return;
+    default: out += 'z'; return;  // null, discarded, binary
+  }
+}
+
+// A hash key for same_element: elements that are the same value always get
+// the same key, so a large array is matched against a large value list with
+// one hash lookup per element instead of a scan of the array per element
+// (40,000 members added to a group took 25 s that way). Different values
+// rarely share a key; callers confirm a key's candidates with same_element.
+std::string element_key(std::string_view attribute, const json& element) {
+  const json* value = element.is_object() ? find_scim_member(element, "value") : &element;
+  std::string key;
+  if (value == nullptr) {  // no "value": compared as whole JSON
+    key = "w";
+    append_equality_key(key, element);
+  } else if (value->is_string()) {
+    const std::string& text = value->get_ref<const std::string&>();
+    key = scim_case_exact(attribute, "value") ? "s" + text : "s" + ascii_lower(text);
+  } else {
+    key = element.is_object() ? "o" : "p";
+    append_equality_key(key, *value);
+  }
+  return key;
+}
+
+// Elements findable by same_element in constant time on average. Holds
+// pointers to the elements inserted, which must not move while it is used.
+class ElementIndex {
+ public:
+  explicit ElementIndex(std::string_view attribute) : attribute_(attribute) {}
+
+  const json* find(const json& element) const {
+    const auto [begin, end] = by_key_.equal_range(element_key(attribute_, element));
+    for (auto it = begin; it != end; ++it) {
+      if (same_element(attribute_, *it->second, element)) return it->second;
+    }
+    return nullptr;
+  }
+  void insert(const json& element) { by_key_.emplace(element_key(attribute_, element), &element); }
+
+ private:
+  std::string_view attribute_;
+  std::unordered_multimap<std::string, const json*> by_key_;
+};
+
 // Merges the members of `value` into the object `target` (RFC 7644: a complex
 // value replaces the sub-attributes it names and leaves the others).
 void merge_object(json& target, const json& value, std::string_view attribute) {
@@ -71,17 +159,25 @@ void merge_object(json& target, const json& value, std::string_view attribute) {
 }
 
 void append_unique(json& array, std::string_view attribute, const json& value) {
+  // Indexes the array as it is: push_back may move the elements, so the new
+  // ones are remembered by value in `added` (which never reallocates
+  // after reserve) and the index keeps pointers into `added` and the old
+  // elements until the end.
+  std::vector<json> added;
+  added.reserve(value.is_array() ? value.size() : 1);
+  ElementIndex index(attribute);
+  for (const json& existing : array) index.insert(existing);
   const auto append_one = [&](const json& element) {
-    for (const json& existing : array) {
-      if (same_element(attribute, existing, element)) return;
-    }
-    array.push_back(element);
+    if (index.find(element) != nullptr) return;
+    added.push_back(element);
+    index.insert(added.back());
   };
   if (value.is_array()) {
     for (const json& element : value) append_one(element);
   } else {
     append_one(value);
   }
+  for (json& element : added) array.push_back(std::move(element));
 }
 
 // The eq comparisons of a filter like `type eq "work"` or
@@ -119,27 +215,64 @@ json* container_for(json& resource, const ScimAttributePath& path, bool create) 
   return &set_scim_member(resource, path.schema, json::object());
 }
 
+// The hash key of a pattern's member `name` = `value` (names compare without
+// case, find_scim_member).
+std::string pattern_key(const std::string& name, const json& value) {
+  std::string key = ascii_lower(name);
+  key += '\0';
+  append_equality_key(key, value);
+  return key;
+}
+
 // Removes from the array `target` the elements that `value` lists (Entra's
-// {"op":"Remove","path":"members","value":[{"value":"id"}]}).
+// {"op":"Remove","path":"members","value":[{"value":"id"}]}). An entry
+// object without "value" is a pattern: it removes the elements whose members
+// equal each of its non-null members. Linear in the sizes of both: value
+// entries are found through an index, patterns through the name and value of
+// their first non-null member.
 void remove_listed(json& target, std::string_view attribute, const json& value) {
   const json listed = value.is_array() ? value : json::array({value});
-  json kept = json::array();
-  for (json& element : target) {
-    bool remove = false;
-    for (const json& entry : listed) {
-      if (entry.is_object() && find_scim_member(entry, "value") == nullptr) {
-        // No "value" to match on: every non-null member must match.
-        bool all = !entry.empty();
-        for (auto it = entry.begin(); it != entry.end(); ++it) {
-          if (it.value().is_null()) continue;
-          const json* actual = find_scim_member(element, it.key());
-          if (actual == nullptr || *actual != it.value()) all = false;
-        }
-        remove = remove || all;
-      } else if (same_element(attribute, element, entry)) {
-        remove = true;
+  ElementIndex entries(attribute);
+  std::unordered_multimap<std::string, const json*> patterns;  // "name\0value" → pattern
+  bool remove_all = false;  // a pattern whose members are all null matches everything
+  for (const json& entry : listed) {
+    if (!entry.is_object() || find_scim_member(entry, "value") != nullptr) {
+      entries.insert(entry);
+      continue;
+    }
+    if (entry.empty()) continue;  // matches nothing
+    auto first = std::find_if(entry.begin(), entry.end(), [](const json& member) { return !member.is_null(); });
+    if (first == entry.end()) {
+      remove_all = true;
+    } else {
+      patterns.emplace(pattern_key(first.key(), first.value()), &entry);
+    }
+  }
+  const auto matches_pattern = [](const json& element, const json& pattern) {
+    for (auto it = pattern.begin(); it != pattern.end(); ++it) {
+      if (it.value().is_null()) continue;
+      const json* actual = find_scim_member(element, it.key());
+      if (actual == nullptr || *actual != it.value()) return false;
+    }
+    return true;
+  };
+  const auto listed_pattern_matches = [&](const json& element) {
+    if (!element.is_object()) return false;
+    for (auto member = element.begin(); member != element.end(); ++member) {
+      const auto [begin, end] = patterns.equal_range(pattern_key(member.key(), member.value()));
+      for (auto it = begin; it != end; ++it) {
+        if (matches_pattern(element, *it->second)) return true;
       }
     }
+    return false;
+  };
+  if (remove_all) {
+    target = json::array();
+    return;
+  }
+  json kept = json::array();
+  for (json& element : target) {
+    const bool remove = entries.find(element) != nullptr || listed_pattern_matches(element);
     if (!remove) kept.push_back(std::move(element));
   }
   target = std::move(kept);
@@ -297,7 +430,90 @@ std::vector<std::string> difference(const std::set<std::string>& a, const std::s
   return out;
 }
 
+// The member id an element of a "members" value names: its string "value",
+// or the element itself when it is a string. nullopt for anything else.
+std::optional<std::string> named_member(const json& element) {
+  if (element.is_string()) return element.get<std::string>();
+  const json* value = element.is_object() ? find_scim_member(element, "value") : nullptr;
+  if (value == nullptr || !value->is_string()) return std::nullopt;
+  return value->get<std::string>();
+}
+
+// Adds to `scope` the members operation `op` on `path` with `value` can
+// touch; false when that is not a list of named members.
+bool add_member_scope(Op op, const ScimPatchPath& path, const json* value, std::set<std::string>& scope) {
+  const ScimAttributePath& attribute = path.attribute;
+  if (!attribute.is_core() || !iequals(attribute.attribute, "members")) return true;
+  if (path.has_filter) {
+    const ScimFilter& filter = path.filter;
+    if (filter.kind != ScimFilter::Kind::compare || filter.op != ScimCompareOp::eq ||
+        !filter.path.schema.empty() || !iequals(filter.path.attribute, "value") ||
+        !filter.path.sub_attribute.empty() || !filter.value.is_string()) {
+      return false;
+    }
+    // add/replace may give the element (or create one with) another "value":
+    // a member outside the scope, perhaps one the group already has.
+    const bool may_rename = op != Op::remove && (iequals(path.sub_attribute, "value") ||
+                                                 (path.sub_attribute.empty() && value != nullptr &&
+                                                  value->is_object() && find_scim_member(*value, "value") != nullptr));
+    if (may_rename) return false;
+    scope.insert(filter.value.get<std::string>());
+    return true;
+  }
+  if (!attribute.sub_attribute.empty() || op == Op::replace) return false;
+  if (value == nullptr || value->is_null()) return false;  // add fails; remove empties the group
+  const auto add_named = [&](const json& element) {
+    // add appends whole objects: a bare string would not be a member object.
+    if (op == Op::add && !element.is_object()) return false;
+    const std::optional<std::string> id = named_member(element);
+    if (id) scope.insert(*id);
+    return id.has_value();
+  };
+  if (!value->is_array()) return add_named(*value);
+  return std::all_of(value->begin(), value->end(), add_named);
+}
+
 }  // namespace
+
+std::optional<std::set<std::string>> scim_patch_member_scope(const json& patch) {
+  std::set<std::string> scope;
+  try {
+    const json* operations = patch.is_object() ? find_scim_member(patch, "Operations") : nullptr;
+    if (operations == nullptr || !operations->is_array()) return std::nullopt;
+    for (const json& operation : *operations) {
+      if (!operation.is_object()) return std::nullopt;
+      const Op op = parse_op(operation);
+      const json* path = find_scim_member(operation, "path");
+      const json* value = find_scim_member(operation, "value");
+      const bool has_path =
+          path != nullptr && !path->is_null() && !(path->is_string() && path->get_ref<const std::string&>().empty());
+      if (has_path) {
+        if (!path->is_string()) return std::nullopt;
+        if (!add_member_scope(op, parse_scim_patch_path(path->get_ref<const std::string&>()), value, scope)) {
+          return std::nullopt;
+        }
+        continue;
+      }
+      // Path-less: each member of the object value is an operation on the
+      // path its name spells (apply_pathless); an extension object's
+      // attributes are not the core "members".
+      if (op == Op::remove || value == nullptr || !value->is_object()) return std::nullopt;
+      for (auto it = value->begin(); it != value->end(); ++it) {
+        if (is_scim_extension_schema(it.key()) && it.value().is_object()) continue;
+        if (is_scim_core_schema(it.key()) && it.value().is_object()) {
+          for (auto inner = it.value().begin(); inner != it.value().end(); ++inner) {
+            if (!add_member_scope(op, parse_scim_patch_path(inner.key()), &inner.value(), scope)) return std::nullopt;
+          }
+          continue;
+        }
+        if (!add_member_scope(op, parse_scim_patch_path(it.key()), &it.value(), scope)) return std::nullopt;
+      }
+    }
+  } catch (const ScimError&) {
+    return std::nullopt;
+  }
+  return scope;
+}
 
 ScimPatchResult apply_scim_patch(const json& resource, const json& patch) {
   if (!patch.is_object()) fail("invalidSyntax", "a PATCH body must be a JSON object");

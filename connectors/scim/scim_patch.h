@@ -14,6 +14,8 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,5 +44,19 @@ struct ScimPatchResult {
 // The result is not yet validated as a User or Group: the caller normalizes
 // it (normalize_scim_user/normalize_scim_group).
 ScimPatchResult apply_scim_patch(const nlohmann::json& resource, const nlohmann::json& patch);
+
+// The group members a PATCH can add, remove or change, when it names each of
+// them by value: "add" of "members" whose elements all have a string
+// "value"; "remove" of "members" with a value list of such elements (or of
+// id strings); any operation on members[value eq "id"]; operations on other
+// attributes touch no member. For such a PATCH, apply_scim_patch on the group
+// listing only the members in scope that it has adds and removes exactly the
+// members, and leaves the member objects in scope exactly as, apply_scim_patch
+// on the whole group would; so a large group need not be read whole to apply
+// the PATCHes IdPs send. nullopt when the PATCH may touch members it does
+// not name (replace of "members", remove of every member, a pattern without
+// "value", another filter or a sub-attribute of "members"), and for anything
+// malformed (apply_scim_patch reports it).
+std::optional<std::set<std::string>> scim_patch_member_scope(const nlohmann::json& patch);
 
 }  // namespace keywarden

@@ -4,6 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <ctime>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+
 #include "connectors/scim/scim_error.h"
 
 namespace keywarden {
@@ -231,6 +238,155 @@ TEST(ScimPatchTest, RemoveOfAnAbsentAttributeIsANoOp) {
       {"op":"remove","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager"},
       {"op":"remove","path":"emails[type eq \"home\"]"}])"));
   EXPECT_EQ(r.resource, kUser);
+}
+
+// ---- Large groups (issue 13: 40,000 members added took 25 s, quadratic) ----
+
+json member_values(int first, int count) {
+  json members = json::array();
+  for (int i = first; i < first + count; ++i) members.push_back({{"value", "member-" + std::to_string(i)}});
+  return members;
+}
+
+TEST(ScimPatchTest, AddingAndRemovingAHundredThousandMembersIsLinear) {
+  constexpr int kMembers = 100'000;
+  json group = kGroup;
+  group["members"] = member_values(0, kMembers / 2);
+  const std::clock_t started = std::clock();  // CPU time: the machine may be busy
+  // Half new, half already there: each must be found among both.
+  ScimPatchResult added = patch(group, json::array({{{"op", "add"}, {"path", "members"},
+                                                     {"value", member_values(kMembers / 4, kMembers)}}}));
+  ScimPatchResult removed = patch(added.resource, json::array({{{"op", "Remove"}, {"path", "members"},
+                                                               {"value", member_values(0, kMembers)}}}));
+  const double seconds = static_cast<double>(std::clock() - started) / CLOCKS_PER_SEC;
+  EXPECT_EQ(added.members_added.size(), static_cast<size_t>(kMembers * 3 / 4));
+  EXPECT_EQ(added.resource["members"].size(), static_cast<size_t>(kMembers * 5 / 4));
+  EXPECT_EQ(removed.members_removed.size(), static_cast<size_t>(kMembers));
+  EXPECT_EQ(removed.resource["members"], member_values(kMembers, kMembers / 4));
+  // Linear work is well under a second here; the quadratic code took minutes.
+  EXPECT_LT(seconds, 5.0);
+}
+
+TEST(ScimPatchTest, AddKeepsTheFirstOfEqualValuesWithinOneOperation) {
+  const ScimPatchResult r = patch(kUser, json::parse(R"([{"op":"add","path":"emails","value":[
+      {"value":"ALICE@example.com","type":"home"},{"value":"b@example.com"},{"value":"B@Example.com","type":"other"}]}])"));
+  // Emails compare without case: alice's is there already, b's second spelling is the same value.
+  EXPECT_EQ(r.resource["emails"].size(), 2u);
+  EXPECT_EQ(r.resource["emails"][1], json({{"value", "b@example.com"}}));
+
+  // Member ids compare exactly: "U1" is not "u1".
+  const ScimPatchResult g = patch(kGroup, json::parse(R"([{"op":"add","path":"members","value":[{"value":"U1"},{"value":"u1"}]}])"));
+  EXPECT_EQ(g.members_added, std::vector<std::string>{"U1"});
+}
+
+TEST(ScimPatchTest, NumbersThatCompareEqualAreOneValue) {
+  json resource = kUser;
+  resource["roles"] = json::parse(R"([{"value":1}])");
+  const ScimPatchResult r = patch(resource, json::parse(R"([{"op":"add","path":"roles","value":[{"value":1.0},{"value":2}]}])"));
+  EXPECT_EQ(r.resource["roles"], json::parse(R"([{"value":1},{"value":2}])"));
+  const ScimPatchResult removed = patch(r.resource, json::parse(R"([{"op":"remove","path":"roles","value":[{"value":2.0}]}])"));
+  EXPECT_EQ(removed.resource["roles"], json::parse(R"([{"value":1}])"));
+}
+
+TEST(ScimPatchTest, RemoveByPatternMatchesEveryNonNullMember) {
+  json group = kGroup;
+  group["members"] = json::parse(R"([{"value":"u1","display":"alice","type":"User"},
+      {"value":"u2","display":"bob","type":"User"},{"value":"g9","display":"alice","type":"Group"}])");
+  // No "value": every non-null member of the entry must match (names without case).
+  ScimPatchResult r = patch(group, json::parse(R"([{"op":"remove","path":"members","value":[{"Display":"alice","type":"User","$ref":null}]}])"));
+  EXPECT_EQ(r.members_removed, std::vector<std::string>{"u1"});
+  // An entry whose members are all null matches every element.
+  r = patch(group, json::parse(R"([{"op":"remove","path":"members","value":[{"$ref":null}]}])"));
+  EXPECT_EQ(r.members_removed.size(), 3u);
+  // An empty entry matches nothing.
+  r = patch(group, json::parse(R"([{"op":"remove","path":"members","value":[{}]}])"));
+  EXPECT_TRUE(r.members_removed.empty());
+}
+
+// ---- scim_patch_member_scope -------------------------------------------------
+
+std::optional<std::set<std::string>> scope_of(const char* operations) {
+  return scim_patch_member_scope(ops(json::parse(operations)));
+}
+
+TEST(ScimPatchTest, MemberScopeNamesTheMembersOfAddAndRemoveByValue) {
+  EXPECT_EQ(scope_of(R"([{"op":"Add","path":"members","value":[{"value":"a"},{"value":"b","display":"B"}]},
+                         {"op":"Remove","path":"members","value":[{"value":"c","$ref":null},"d"]},
+                         {"op":"remove","path":"members[value eq \"e\"]"},
+                         {"op":"Replace","path":"displayName","value":"x"},
+                         {"op":"add","value":{"externalId":"x","members":[{"value":"f"}]}}])"),
+            (std::set<std::string>{"a", "b", "c", "d", "e", "f"}));
+  EXPECT_EQ(scope_of(R"([{"op":"replace","path":"externalId","value":"x"}])"), std::set<std::string>{});
+}
+
+TEST(ScimPatchTest, MemberScopeIsWholeWhenAPatchCanTouchUnnamedMembers) {
+  for (const char* operations : {
+           R"([{"op":"replace","path":"members","value":[{"value":"a"}]}])",
+           R"([{"op":"remove","path":"members"}])",
+           R"([{"op":"remove","path":"members","value":[{"display":"alice"}]}])",
+           R"([{"op":"remove","path":"members[display eq \"alice\"]"}])",
+           R"([{"op":"remove","path":"members.display"}])",
+           R"([{"op":"add","path":"members","value":["a"]}])",
+           R"([{"op":"add","path":"members[value eq \"a\"]","value":{"value":"b"}}])",
+           R"([{"op":"replace","value":{"members":[{"value":"a"}]}}])",
+           R"([{"op":"add","value":{"urn:ietf:params:scim:schemas:core:2.0:Group":{"members":"x"}}}])",
+           R"([{"op":"bogus","path":"members","value":[{"value":"a"}]}])"}) {
+    EXPECT_FALSE(scope_of(operations).has_value()) << operations;
+  }
+}
+
+// The scope's promise, checked on random PATCHes: applied to the group with
+// only the members in scope, a PATCH adds and removes what it does applied to
+// the whole group, and leaves the scoped members' objects the same.
+TEST(ScimPatchTest, AScopedPatchChangesWhatTheWholePatchChanges) {
+  std::mt19937 random(13);
+  const auto id = [&] { return "m" + std::to_string(random() % 12); };
+  const auto member = [&] {
+    json element = {{"value", id()}};
+    if (random() % 2) element["display"] = "d" + std::to_string(random() % 3);
+    return element;
+  };
+  for (int round = 0; round < 2000; ++round) {
+    json group = kGroup;
+    group["members"] = json::array();
+    std::set<std::string> stored;  // a stored group lists each member once
+    for (int i = random() % 8; i > 0; --i) {
+      json element = member();
+      if (stored.insert(element["value"].get<std::string>()).second) group["members"].push_back(element);
+    }
+    json operations = json::array();
+    for (int i = 1 + random() % 3; i > 0; --i) {
+      switch (random() % 5) {
+        case 0: operations.push_back({{"op", "add"}, {"path", "members"}, {"value", {member(), member()}}}); break;
+        case 1: operations.push_back({{"op", "remove"}, {"path", "members"}, {"value", {member(), id()}}}); break;
+        case 2: operations.push_back({{"op", "remove"}, {"path", "members[value eq \"" + id() + "\"]"}}); break;
+        case 3:
+          operations.push_back({{"op", "replace"}, {"path", "members[value eq \"" + id() + "\"].display"}, {"value", "z"}});
+          break;
+        default: operations.push_back({{"op", "replace"}, {"path", "displayName"}, {"value", "renamed"}}); break;
+      }
+    }
+    const std::optional<std::set<std::string>> scope = scim_patch_member_scope(ops(operations));
+    ASSERT_TRUE(scope.has_value()) << operations;
+    json scoped = group;
+    scoped["members"] = json::array();
+    for (const json& element : group["members"]) {
+      if (scope->contains(element["value"].get<std::string>())) scoped["members"].push_back(element);
+    }
+    const ScimPatchResult whole = patch(group, operations);
+    const ScimPatchResult part = patch(scoped, operations);
+    EXPECT_EQ(part.members_added, whole.members_added) << operations << group;
+    EXPECT_EQ(part.members_removed, whole.members_removed) << operations << group;
+    std::map<std::string, json> whole_in_scope, part_members;
+    for (const json& element : whole.resource["members"]) {
+      const std::string value = element["value"].get<std::string>();
+      if (scope->contains(value) && !whole_in_scope.contains(value)) whole_in_scope[value] = element;
+    }
+    for (const json& element : part.resource["members"]) {
+      part_members.try_emplace(element["value"].get<std::string>(), element);
+    }
+    EXPECT_EQ(part_members, whole_in_scope) << operations << group;
+  }
 }
 
 }  // namespace

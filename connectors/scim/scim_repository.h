@@ -27,7 +27,7 @@ std::string_view to_string(ScimResourceType type);  // "User" | "Group"
 // The keys a resource can be found by. The service computes them, folding
 // case where SCIM compares without it; a repository compares bytes.
 enum class ScimLookup {
-  user_name,     // Users: ascii_lower(userName)
+  user_name,     // Users: scim_user_name_key(userName): trimmed, ASCII lower-cased
   external_id,   // externalId, exact
   display_name,  // ascii_lower(displayName)
   email,         // Users: normalize_email of any email value
@@ -57,6 +57,13 @@ struct ScimRecord {
 struct ScimMemberRecord {
   std::string member_id;
   std::string json;
+};
+
+// A user of the repository's source and the email its identity joins on
+// (normalized; "" when it has none).
+struct ScimUserEmail {
+  std::string id;
+  std::string email;
 };
 
 struct ScimPage {
@@ -91,6 +98,10 @@ class ScimRepository {
 
   // The group's members, ordered by member id.
   virtual std::vector<ScimMemberRecord> members(const std::string& group_id) = 0;
+  // The group's members whose ids are among `member_ids`, ordered by member
+  // id. Costs what the ids asked for cost, whatever the group's size.
+  virtual std::vector<ScimMemberRecord> members_among(const std::string& group_id,
+                                                      const std::vector<std::string>& member_ids) = 0;
   // The ids of the groups listing `member_id`, ordered.
   virtual std::vector<std::string> groups_with_member(const std::string& member_id) = 0;
   // Inserts or replaces one member row.
@@ -105,6 +116,13 @@ class ScimRepository {
   // As Store::set_membership for this repository's source.
   virtual void set_membership(const std::string& subject_id, const std::string& group, bool member,
                               Timestamp now) = 0;
+  // As set_membership for each of `subject_ids` (a large group change).
+  virtual void set_memberships(const std::vector<std::string>& subject_ids, const std::string& group,
+                               bool member, Timestamp now) = 0;
+  // The ids among `ids` that are users of this source (a User resource, and
+  // the identity written with it), each once, ordered by id, with the email
+  // their identity joins on. Costs what the ids asked for cost.
+  virtual std::vector<ScimUserEmail> user_emails(const std::vector<std::string>& ids) = 0;
   // As Store::load_identity for this repository's source.
   virtual std::optional<IdentityRecord> load_identity(const std::string& subject_id) = 0;
 };

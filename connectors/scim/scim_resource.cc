@@ -61,6 +61,20 @@ bool scim_user_active(const json& user) {
 
 std::string scim_user_name(const json& user) { return string_member(user, "userName"); }
 
+std::string scim_user_name_key(std::string_view user_name) { return normalize_email(user_name); }
+
+bool contains_control_character(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(text[i]);
+    if (byte < 0x20 || byte == 0x7f) return true;
+    if (byte == 0xc2 && i + 1 < text.size()) {
+      const auto next = static_cast<unsigned char>(text[i + 1]);
+      if (next >= 0x80 && next <= 0x9f) return true;
+    }
+  }
+  return false;
+}
+
 std::string scim_user_email(const json& user) {
   const json* emails = find_scim_member(user, "emails");
   std::string primary, work, first;

@@ -29,6 +29,17 @@ bool scim_user_active(const nlohmann::json& user);
 // The user's string "userName", or "" when absent or not a string.
 std::string scim_user_name(const nlohmann::json& user);
 
+// What userName uniqueness compares (and the user_name lookup key): the name
+// trimmed and ASCII lower-cased as the email join does (normalize_email), so
+// " Alice@corp.example " and "alice@corp.example" are one name, as they are
+// one owner.
+std::string scim_user_name_key(std::string_view user_name);
+
+// True when `text` holds a control character: C0 (NUL included), DEL, or C1
+// (U+0080–U+009F as UTF-8). No userName may hold one: it would make two names
+// look alike in every log and listing, or cut one short in a C string.
+bool contains_control_character(std::string_view text);
+
 // The email keywarden joins on: the primary email, else the "work" email,
 // else the first email, else userName when it contains '@', else "".
 // As the client spelled it (not normalized).

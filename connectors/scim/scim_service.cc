@@ -272,17 +272,6 @@ class Exchange {
     return projection.apply(resource);
   }
 
-  json member_array(const std::string& group_id) {
-    json members = json::array();
-    for (const ScimMemberRecord& member : repo_.members(group_id)) {
-      json value = json::parse(member.json, nullptr, false);
-      if (!value.is_object()) value = json::object();
-      value["value"] = member.member_id;
-      members.push_back(std::move(value));
-    }
-    return members;
-  }
-
   ScimResponse resource_response(int status, const ScimRecord& record) {
     response_.headers.emplace_back("ETag", etag(record));
     if (status == 201) response_.headers.emplace_back("Location", location(record.type, record.id));
@@ -375,7 +364,7 @@ class Exchange {
     }
     if (sub.empty() && iequals(attribute, "externalId")) return repo_.find(type, ScimLookup::external_id, value);
     if (is_user && sub.empty() && iequals(attribute, "userName")) {
-      return repo_.find(type, ScimLookup::user_name, ascii_lower(value));
+      return repo_.find(type, ScimLookup::user_name, scim_user_name_key(value));
     }
     if (!is_user && sub.empty() && iequals(attribute, "displayName")) {
       return repo_.find(type, ScimLookup::display_name, ascii_lower(value));
@@ -452,9 +441,24 @@ class Exchange {
 
   // ---- Users -----------------------------------------------------------------
 
-  void check_user_name_free(const json& user, const std::string& id) {
+  // Refuses a userName that holds a control character (400 invalidValue) or
+  // that another user already has, compared by scim_user_name_key (409
+  // uniqueness). `old` is the user before this request (nullptr for a new
+  // one): a name it already had passes as it is (and one with the same key
+  // is not compared again), so that a user stored before these rules can
+  // still be deactivated.
+  void check_user_name(const json& user, const std::string& id, const json* old) {
     const std::string user_name = scim_user_name(user);
-    for (const ScimRecord& other : repo_.find(ScimResourceType::user, ScimLookup::user_name, ascii_lower(user_name))) {
+    const std::string old_name = old != nullptr ? scim_user_name(*old) : "";
+    const std::string key = scim_user_name_key(user_name);
+    if (old == nullptr || user_name != old_name) {
+      if (contains_control_character(user_name)) {
+        throw ScimError(400, "invalidValue", "userName must not contain control characters");
+      }
+      if (key.empty()) throw ScimError(400, "invalidValue", "userName must not be blank");
+    }
+    if (old != nullptr && scim_user_name_key(old_name) == key) return;
+    for (const ScimRecord& other : repo_.find(ScimResourceType::user, ScimLookup::user_name, key)) {
       if (other.id != id) {
         throw ScimError(409, "uniqueness", "userName \"" + short_text(user_name) + "\" is already taken");
       }
@@ -463,7 +467,7 @@ class Exchange {
 
   static ScimLookupKeys user_keys(const json& user) {
     ScimLookupKeys keys;
-    keys.user_name = ascii_lower(scim_user_name(user));
+    keys.user_name = scim_user_name_key(scim_user_name(user));
     if (const json* external = find_scim_member(user, "externalId"); external != nullptr && external->is_string()) {
       keys.external_id = external->get<std::string>();
     }
@@ -514,7 +518,7 @@ class Exchange {
     json user = parse_body();
     const std::string id = new_id();
     normalize_scim_user(user, id);
-    check_user_name_free(user, id);
+    check_user_name(user, id, nullptr);
     return resource_response(201, store_user(nullptr, user, says_inactive(user)));
   }
 
@@ -527,7 +531,7 @@ class Exchange {
     // rather than failing a deactivation.
     if (user.is_object() && find_scim_member(user, "userName") == nullptr) user["userName"] = scim_user_name(old);
     normalize_scim_user(user, id);
-    check_user_name_free(user, id);
+    check_user_name(user, id, &old);
     return resource_response(200, store_user(&old, user, says_inactive(user)));
   }
 
@@ -538,7 +542,7 @@ class Exchange {
     old["id"] = id;
     ScimPatchResult result = apply_scim_patch(old, parse_body());
     normalize_scim_user(result.resource, id);
-    check_user_name_free(result.resource, id);
+    check_user_name(result.resource, id, &old);
     return resource_response(200, store_user(&old, result.resource, result.active_written));
   }
 
@@ -566,44 +570,67 @@ class Exchange {
 
   // ---- Groups ----------------------------------------------------------------
 
-  // A user id's email, or nullopt when `id` is not a user of this source
-  // (a nested group, or a dangling reference): those get no identity fact.
-  std::optional<std::string> member_email(const std::string& id) {
-    if (auto it = member_emails_.find(id); it != member_emails_.end()) return it->second;
-    std::optional<std::string> email;
-    if (auto user = repo_.get(ScimResourceType::user, id)) email = scim_user_email(parse_stored(*user));
-    member_emails_[id] = email;
-    return email;
+  static std::vector<std::string> ids_of(const std::vector<ScimUserEmail>& users) {
+    std::vector<std::string> ids;
+    ids.reserve(users.size());
+    for (const ScimUserEmail& user : users) ids.push_back(user.id);
+    return ids;
   }
 
-  void join(const std::string& member, const std::string& group_name) {
-    const std::optional<std::string> email = member_email(member);
-    if (!email) return;
-    repo_.set_membership(member, group_name, true, now_);
-    affect(*email);
+  // `members` joined the group named `group_name`. Only users of this source
+  // get an identity fact; other ids (a nested group, a dangling reference)
+  // get none.
+  void join_all(const std::vector<std::string>& members, const std::string& group_name) {
+    if (members.empty()) return;
+    const std::vector<ScimUserEmail> users = repo_.user_emails(members);
+    for (const ScimUserEmail& user : users) affect(user.email);
+    repo_.set_memberships(ids_of(users), group_name, true, now_);
   }
 
-  // `member` left the group `group_id` named `group_name`. Group names need
-  // not be unique: membership by that name ends only when no other group of
-  // that name still lists the member.
-  void leave(const std::string& member, const std::string& group_name, const std::string& group_id) {
-    const std::optional<std::string> email = member_email(member);
-    if (!email) return;
-    affect(*email);
-    for (const std::string& other_id : repo_.groups_with_member(member)) {
-      if (other_id == group_id) continue;
-      if (auto other = repo_.get(ScimResourceType::group, other_id);
-          other && scim_display_name(parse_stored(*other)) == group_name) {
-        return;
+  // `members` left the group `group_id` named `group_name`. Group names need
+  // not be unique: membership by that name ends only for the members no
+  // other group of that name still lists.
+  void leave_all(const std::vector<std::string>& members, const std::string& group_name,
+                 const std::string& group_id) {
+    if (members.empty()) return;
+    const std::vector<ScimUserEmail> users = repo_.user_emails(members);
+    if (users.empty()) return;
+    std::vector<std::string> leaving = ids_of(users);
+    for (const ScimUserEmail& user : users) affect(user.email);
+    std::set<std::string> still_named;  // listed by another group of that name
+    for (const ScimRecord& other :
+         repo_.find(ScimResourceType::group, ScimLookup::display_name, ascii_lower(group_name))) {
+      if (other.id == group_id || scim_display_name(parse_stored(other)) != group_name) continue;
+      for (const ScimMemberRecord& member : repo_.members_among(other.id, leaving)) {
+        still_named.insert(member.member_id);
       }
     }
-    repo_.set_membership(member, group_name, false, now_);
+    std::erase_if(leaving, [&](const std::string& id) { return still_named.contains(id); });
+    if (leaving.empty()) return;
+    repo_.set_memberships(leaving, group_name, false, now_);
     response_.deprovisioned = true;
   }
 
+  // The group's stored members as member objects with their "value".
+  static json member_array(const std::vector<ScimMemberRecord>& records) {
+    json members = json::array();
+    for (const ScimMemberRecord& member : records) {
+      json value = json::parse(member.json, nullptr, false);
+      if (!value.is_object()) value = json::object();
+      value["value"] = member.member_id;
+      members.push_back(std::move(value));
+    }
+    return members;
+  }
+
+  json member_array(const std::string& group_id) { return member_array(repo_.members(group_id)); }
+
   // Writes a validated group (with its "members") and fans the membership
-  // changes out to identities. `old` is the group before (nullptr: new).
-  ScimRecord store_group(const json* old, json group) {
+  // changes out to identities. `old` is the group before (nullptr: new) and
+  // `before` its stored members; when `whole` is false, `before` and the new
+  // "members" hold only the members a PATCH could touch, and every other
+  // member stays as it is.
+  ScimRecord store_group(const json* old, json group, const std::vector<ScimMemberRecord>& before, bool whole) {
     const std::string id = group["id"].get<std::string>();
     std::map<std::string, std::string> members;  // id → member JSON
     if (json* list = find_scim_member(group, "members"); list != nullptr) {
@@ -611,38 +638,43 @@ class Exchange {
       for (const json& member : *list) members.emplace(member.at("value").get<std::string>(), dump(member));
     }
     erase_scim_member(group, "members");
-    std::map<std::string, std::string> before;
-    if (old != nullptr) {
-      for (ScimMemberRecord& member : repo_.members(id)) before.emplace(member.member_id, std::move(member.json));
-    }
+    std::map<std::string_view, std::string_view> stored;  // id → member JSON, before
+    for (const ScimMemberRecord& member : before) stored.emplace(member.member_id, member.json);
 
     const ScimRecord record = repo_.put(ScimResourceType::group, id, dump(group), group_keys(group), now_);
     std::vector<std::string> removed, added, kept;
-    for (const auto& [member, text] : before) {
-      if (!members.contains(member)) {
-        repo_.remove_member(id, member);
-        removed.push_back(member);
+    for (const auto& [member, text] : stored) {
+      if (!members.contains(std::string(member))) {
+        repo_.remove_member(id, std::string(member));
+        removed.emplace_back(member);
       }
     }
     for (const auto& [member, text] : members) {
-      const auto it = before.find(member);
-      if (it == before.end()) {
+      const auto it = stored.find(member);
+      if (it == stored.end()) {
         added.push_back(member);
       } else {
         kept.push_back(member);
       }
-      if (it == before.end() || it->second != text) repo_.put_member(id, {member, text});
+      if (it == stored.end() || it->second != text) repo_.put_member(id, {member, text});
     }
 
     const std::string old_name = old != nullptr ? scim_display_name(*old) : "";
     const std::string new_name = scim_display_name(group);
-    for (const std::string& member : removed) leave(member, old_name, id);
-    for (const std::string& member : added) join(member, new_name);
+    leave_all(removed, old_name, id);
+    join_all(added, new_name);
     if (old != nullptr && old_name != new_name) {
-      for (const std::string& member : kept) {
-        leave(member, old_name, id);
-        join(member, new_name);
+      if (!whole) {
+        // A rename moves every member from one name to the other, not only
+        // those the PATCH named.
+        kept.clear();
+        const std::set<std::string> just_added(added.begin(), added.end());
+        for (ScimMemberRecord& member : repo_.members(id)) {
+          if (!just_added.contains(member.member_id)) kept.push_back(std::move(member.member_id));
+        }
       }
+      leave_all(kept, old_name, id);
+      join_all(kept, new_name);
     }
     return record;
   }
@@ -651,7 +683,7 @@ class Exchange {
     json group = parse_body();
     const std::string id = new_id();
     normalize_scim_group(group, id);
-    return resource_response(201, store_group(nullptr, std::move(group)));
+    return resource_response(201, store_group(nullptr, std::move(group), {}, true));
   }
 
   ScimResponse replace_group(const std::string& id) {
@@ -663,7 +695,7 @@ class Exchange {
     // §3.5.1), which is how Okta's AIW apps remove the last member.
     normalize_scim_group(group, id);
     if (find_scim_member(group, "members") == nullptr) group["members"] = json::array();
-    return resource_response(200, store_group(&old, std::move(group)));
+    return resource_response(200, store_group(&old, std::move(group), repo_.members(id), true));
   }
 
   ScimResponse patch_group(const std::string& id) {
@@ -671,11 +703,18 @@ class Exchange {
     check_if_match(current);
     json old = parse_stored(current);
     old["id"] = id;
-    old["members"] = member_array(id);
-    ScimPatchResult result = apply_scim_patch(old, parse_body());
+    const json patch = parse_body();
+    // A PATCH that names the members it adds or removes (what Entra and Okta
+    // send) reads only those: adding 20,000 members to a group of 80,000
+    // then costs the 20,000, not the 100,000.
+    const std::optional<std::set<std::string>> scope = scim_patch_member_scope(patch);
+    const std::vector<ScimMemberRecord> before =
+        scope ? repo_.members_among(id, std::vector<std::string>(scope->begin(), scope->end())) : repo_.members(id);
+    old["members"] = member_array(before);
+    ScimPatchResult result = apply_scim_patch(old, patch);
     normalize_scim_group(result.resource, id);
     if (find_scim_member(result.resource, "members") == nullptr) result.resource["members"] = json::array();
-    const ScimRecord record = store_group(&old, std::move(result.resource));
+    const ScimRecord record = store_group(&old, std::move(result.resource), before, !scope.has_value());
     // Entra and Okta both expect 204 for a group PATCH; the body of a large
     // group would only cost time.
     response_.headers.emplace_back("ETag", etag(record));
@@ -686,9 +725,10 @@ class Exchange {
     const ScimRecord current = existing(ScimResourceType::group, id);
     check_if_match(current);
     const std::string name = scim_display_name(parse_stored(current));
-    const std::vector<ScimMemberRecord> members = repo_.members(id);
+    std::vector<std::string> members;
+    for (ScimMemberRecord& member : repo_.members(id)) members.push_back(std::move(member.member_id));
     repo_.remove(ScimResourceType::group, id);
-    for (const ScimMemberRecord& member : members) leave(member.member_id, name, id);
+    leave_all(members, name, id);
     return empty_response(204);
   }
 
@@ -712,7 +752,6 @@ class Exchange {
   const Timestamp now_;
   ScimResponse response_;
   std::string allow_;
-  std::map<std::string, std::optional<std::string>> member_emails_;
 };
 
 }  // namespace

@@ -1,5 +1,9 @@
 #include "connectors/scim/store_scim_repository.h"
 
+#include <algorithm>
+#include <map>
+#include <set>
+
 #include <stdexcept>
 #include <utility>
 
@@ -77,6 +81,15 @@ std::vector<ScimMemberRecord> StoreScimRepository::members(const std::string& gr
   return out;
 }
 
+std::vector<ScimMemberRecord> StoreScimRepository::members_among(const std::string& group_id,
+                                                                const std::vector<std::string>& member_ids) {
+  std::vector<ScimMemberRecord> out;
+  for (PushedMemberRow& row : resources_.members_among(group_id, member_ids)) {
+    out.push_back({std::move(row.member_id), std::move(row.json)});
+  }
+  return out;
+}
+
 std::vector<std::string> StoreScimRepository::groups_with_member(const std::string& member_id) {
   return resources_.groups_with_member(member_id);
 }
@@ -100,6 +113,37 @@ void StoreScimRepository::apply_identity_update(const Identity& identity, bool g
 void StoreScimRepository::set_membership(const std::string& subject_id, const std::string& group,
                                          bool member, Timestamp) {
   changes_.memberships.push_back(MembershipChange{subject_id, group, member, "", ""});
+}
+
+void StoreScimRepository::set_memberships(const std::vector<std::string>& subject_ids, const std::string& group,
+                                          bool member, Timestamp) {
+  changes_.memberships.reserve(changes_.memberships.size() + subject_ids.size());
+  for (const std::string& subject_id : subject_ids) {
+    changes_.memberships.push_back(MembershipChange{subject_id, group, member, "", ""});
+  }
+}
+
+std::vector<ScimUserEmail> StoreScimRepository::user_emails(const std::vector<std::string>& ids) {
+  std::map<std::string, std::string> users;  // id → email
+  for (PushedIdentityEmailRow& row : resources_.identity_emails(to_string(ScimResourceType::user), ids)) {
+    users.emplace(std::move(row.id), std::move(row.email));
+  }
+  // Users this request wrote are not among the store's identities until the
+  // daemon applies its facts: the latest pending upsert speaks for them.
+  // (An empty email keeps the stored one, as Store::apply_changes merges.)
+  std::set<std::string> decided;
+  for (auto it = changes_.identities.rbegin(); it != changes_.identities.rend(); ++it) {
+    if (decided.contains(it->subject_id)) continue;
+    if (std::find(ids.begin(), ids.end(), it->subject_id) == ids.end()) continue;
+    if (!resources_.get(to_string(ScimResourceType::user), it->subject_id)) continue;
+    decided.insert(it->subject_id);
+    const auto [stored, inserted] = users.try_emplace(it->subject_id, normalize_email(it->email));
+    if (!inserted && !it->email.empty()) stored->second = normalize_email(it->email);
+  }
+  std::vector<ScimUserEmail> out;
+  out.reserve(users.size());
+  for (auto& [id, email] : users) out.push_back({id, std::move(email)});
+  return out;
 }
 
 std::optional<IdentityRecord> StoreScimRepository::load_identity(const std::string& subject_id) {

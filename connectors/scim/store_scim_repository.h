@@ -32,6 +32,8 @@ class StoreScimRepository final : public ScimRepository {
   bool remove(ScimResourceType type, const std::string& id) override;
 
   std::vector<ScimMemberRecord> members(const std::string& group_id) override;
+  std::vector<ScimMemberRecord> members_among(const std::string& group_id,
+                                              const std::vector<std::string>& member_ids) override;
   std::vector<std::string> groups_with_member(const std::string& member_id) override;
   void put_member(const std::string& group_id, const ScimMemberRecord& member) override;
   bool remove_member(const std::string& group_id, const std::string& member_id) override;
@@ -39,6 +41,9 @@ class StoreScimRepository final : public ScimRepository {
   void apply_identity_update(const Identity& identity, bool groups_known, Timestamp now) override;
   void set_membership(const std::string& subject_id, const std::string& group, bool member,
                       Timestamp now) override;
+  void set_memberships(const std::vector<std::string>& subject_ids, const std::string& group, bool member,
+                       Timestamp now) override;
+  std::vector<ScimUserEmail> user_emails(const std::vector<std::string>& ids) override;
   std::optional<IdentityRecord> load_identity(const std::string& subject_id) override;
 
  private:

@@ -223,5 +223,55 @@ TEST_F(StoreScimRepositoryTest, EntraSequenceLandsInTheStoreAndSurvivesReopen) {
   EXPECT_EQ(store_->load_identities_by_email("alice@example.com")[0].status, IdentityStatus::deleted);
 }
 
+// The lookups a large group change makes by key (issue 13), on SQLite: the
+// members asked for, the users among ids with their join emails, and the
+// memberships reported as facts for Store::apply_changes.
+TEST_F(StoreScimRepositoryTest, GroupChangesLookUpOnlyTheNamedMembersAndUsers) {
+  Request request(*store_, "corp");
+  StoreScimRepository& repo = request.repo;
+  ScimTestClient client(&repo);
+  const std::string a = client.create_user("a@x.com", "A.Work@X.com"), b = client.create_user("b@x.com");
+  const std::string gone = client.create_user("gone@x.com");
+  ASSERT_EQ(client.send("DELETE", "/Users/" + gone).status(), 204);
+  const std::string group = client.create_group("palette-users", {a, b, "not-a-user"});
+  apply(request, client.now);
+
+  const std::vector<ScimMemberRecord> named = repo.members_among(group, {b, "not-a-user", "absent", b});
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[0].member_id, b);
+  EXPECT_EQ(json::parse(named[1].json)["value"], "not-a-user");
+
+  // A deleted user keeps an identity row but is no user any more; a nested
+  // group or dangling id never was one.
+  const std::vector<ScimUserEmail> users = repo.user_emails({gone, "not-a-user", b, a, a});
+  ASSERT_EQ(users.size(), 2u);
+  EXPECT_EQ(users[0].id, std::min(a, b));
+  const auto email_of = [&](const std::string& id) {
+    for (const ScimUserEmail& user : users) {
+      if (user.id == id) return user.email;
+    }
+    return std::string("?");
+  };
+  EXPECT_EQ(email_of(a), "a.work@x.com");
+  EXPECT_EQ(email_of(b), "b@x.com");
+
+  repo.set_memberships({a, b}, "admins", true, at(500));
+  apply(request, at(500));
+  repo.set_memberships({a}, "admins", false, at(600));
+  apply(request, at(600));
+  const std::optional<IdentityRecord> left = store_->load_identity("corp", a);
+  const std::optional<IdentityRecord> stayed = store_->load_identity("corp", b);
+  ASSERT_TRUE(left && stayed);
+  const auto admins = [](const IdentityRecord& record) {
+    for (const MembershipRecord& m : record.memberships) {
+      if (m.group == "admins") return m;
+    }
+    return MembershipRecord{};
+  };
+  EXPECT_EQ(admins(*left).removed_at, at(600));
+  EXPECT_EQ(admins(*stayed).first_seen, at(500));
+  EXPECT_FALSE(admins(*stayed).removed_at.has_value());
+}
+
 }  // namespace
 }  // namespace keywarden

@@ -107,16 +107,23 @@ Plan Reconciler::plan(const PaletteInventory& inventory, Timestamp now,
   PaletteInventory scoped;
   const PaletteInventory* judged = &inventory;
   if (owner_emails) {
-    for (const auto& email : *owner_emails) {
-      auto found = store_.load_identities_by_email(email);
-      std::move(found.begin(), found.end(), std::back_inserter(identities));
-    }
     scoped.self_user_uid = inventory.self_user_uid;
     scoped.tenant_uid = inventory.tenant_uid;
     scoped.users_by_uid = inventory.users_by_uid;
+    // Identities are loaded for the owners of the keys judged only: a SCIM
+    // PATCH that adds 20,000 group members (few of whom own a key) then costs
+    // a lookup per key owner, not 20,000 lookups on the I/O thread.
+    std::set<std::string> key_owners;
     for (const auto& key : inventory.keys) {
       const auto user = inventory.users_by_uid.find(key.owner_uid);
-      if (user != inventory.users_by_uid.end() && owner_emails->count(user->second.email)) scoped.keys.push_back(key);
+      if (user != inventory.users_by_uid.end() && owner_emails->count(user->second.email)) {
+        scoped.keys.push_back(key);
+        key_owners.insert(user->second.email);
+      }
+    }
+    for (const auto& email : key_owners) {
+      auto found = store_.load_identities_by_email(email);
+      std::move(found.begin(), found.end(), std::back_inserter(identities));
     }
     judged = &scoped;
   } else {

@@ -31,13 +31,36 @@ struct OwnerStanding {
   bool rests_on_unhealthy = false;  // some source it rests on is unhealthy
 };
 
+// Identities of one source that share an email are one person's accounts in
+// that source: a rehired person gets a new, active account while the old one
+// stays disabled (docs/architecture.md, "One email, several identities of one source").
+// The person is judged by the accounts still in use: a source's inactive and
+// deleted identities are set aside when the same source has an active one
+// for the email. A source with no active one keeps them all, so its word
+// that the person left still counts; and across sources nothing changes (any
+// source that says the person left is believed).
+std::vector<const IdentityRecord*> accounts_in_use(const std::vector<const IdentityRecord*>& ids) {
+  const auto active_in = [&](const std::string& source) {
+    return std::any_of(ids.begin(), ids.end(), [&](const IdentityRecord* r) {
+      return r->source == source && r->status == IdentityStatus::active;
+    });
+  };
+  std::vector<const IdentityRecord*> in_use;
+  in_use.reserve(ids.size());
+  for (const IdentityRecord* r : ids) {
+    if (r->status == IdentityStatus::active || !active_in(r->source)) in_use.push_back(r);
+  }
+  return in_use;
+}
+
 class OwnerJudge {
  public:
   OwnerJudge(const Policy& policy, const std::set<std::string>& unhealthy)
       : policy_(policy), unhealthy_(unhealthy),
         entitled_groups_(policy.entitled_groups.begin(), policy.entitled_groups.end()) {}
 
-  OwnerStanding judge(const std::vector<const IdentityRecord*>& ids) const {
+  OwnerStanding judge(const std::vector<const IdentityRecord*>& listed) const {
+    const std::vector<const IdentityRecord*> ids = accounts_in_use(listed);
     OwnerStanding out;
     if (ids.empty()) {
       out.kind = OwnerStanding::Kind::unknown;

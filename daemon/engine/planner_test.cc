@@ -319,6 +319,71 @@ TEST_F(PlannerTest, AnyInactiveSourceMakesALeaver) {
   EXPECT_EQ(v.action->source, "idp-b");
 }
 
+// One email, several identities of one source (docs/architecture.md): a
+// rehired person has a disabled old account and an active new one.
+TEST_F(PlannerTest, ARehiredOwnerKeepsTheKeysWhileTheOldAccountStaysDisabled) {
+  add_user("u1", "alice@example.com");
+  add_key("k1", "u1");
+  // The old account is disabled but still lists the group, as IdPs leave it.
+  add_identity("corp", "old", "alice@example.com", IdentityStatus::inactive, {"palette-users"}, kNow - days{200});
+  add_identity("corp", "new", "alice@example.com", IdentityStatus::active, {"palette-users"}, kNow - days{3});
+  auto v = judge_one();
+  EXPECT_EQ(v.kind, VerdictKind::keep) << v.note;
+  EXPECT_FALSE(v.action);
+  EXPECT_EQ(v.identity, "corp/new");
+
+  // The same, whatever order the store lists them in.
+  std::swap(identities_[0], identities_[1]);
+  EXPECT_EQ(judge_one().kind, VerdictKind::keep);
+}
+
+TEST_F(PlannerTest, ARehiredOwnersKeyRevokedForTheOldAccountComesBack) {
+  add_user("u1", "alice@example.com");
+  add_key("k1", "u1", false);
+  revoked_["k1"] = {"k1", "u1", kNow - days{2}, Reason::identity_inactive};
+  add_identity("corp", "old", "alice@example.com", IdentityStatus::deleted, {}, kNow - days{2});
+  add_identity("corp", "new", "alice@example.com", IdentityStatus::active, {"palette-users"}, kNow - hours{1});
+  auto v = judge_one();
+  ASSERT_EQ(v.kind, VerdictKind::act) << v.note;
+  EXPECT_EQ(v.action->kind, ActionKind::reactivate);
+}
+
+TEST_F(PlannerTest, ARehiredOwnerIsJudgedByTheNewAccountsEntitlement) {
+  add_user("u1", "alice@example.com");
+  add_key("k1", "u1");
+  // The disabled account's membership entitles no one: the new account is
+  // not (yet) in an entitled group, so this is never_entitled (report by
+  // default), not a departure and not a keep.
+  add_identity("corp", "old", "alice@example.com", IdentityStatus::inactive, {"palette-users"});
+  add_identity("corp", "new", "alice@example.com", IdentityStatus::active, {"engineering"});
+  auto v = judge_one();
+  EXPECT_EQ(v.kind, VerdictKind::report) << v.note;
+  ASSERT_TRUE(v.action);
+  EXPECT_EQ(v.action->reason, Reason::never_entitled);
+}
+
+TEST_F(PlannerTest, EveryAccountOfASourceGoneOrInactiveIsALeaver) {
+  add_user("u1", "alice@example.com");
+  add_key("k1", "u1");
+  add_identity("corp", "old", "alice@example.com", IdentityStatus::deleted, {}, kNow - days{200});
+  add_identity("corp", "new", "alice@example.com", IdentityStatus::inactive, {"palette-users"}, kNow - hours{1});
+  auto v = judge_one();
+  ASSERT_EQ(v.kind, VerdictKind::act) << v.note;
+  EXPECT_EQ(v.action->kind, ActionKind::revoke);
+  EXPECT_EQ(v.action->reason, Reason::identity_deleted);
+}
+
+TEST_F(PlannerTest, AnActiveAccountInOneSourceDoesNotOutvoteAnotherSourcesDeparture) {
+  add_user("u1", "alice@example.com");
+  add_key("k1", "u1");
+  add_identity("okta", "old", "alice@example.com", IdentityStatus::inactive, {});
+  add_identity("okta", "new", "alice@example.com", IdentityStatus::active, {"palette-users"});
+  add_identity("hr", "7", "alice@example.com", IdentityStatus::inactive, {}, kNow - hours{1});
+  auto v = judge_one();
+  ASSERT_EQ(v.kind, VerdictKind::act) << v.note;
+  EXPECT_EQ(v.action->source, "hr");
+}
+
 TEST_F(PlannerTest, MakePlanKeepsOnlyActVerdicts) {
   add_user("u1", "alice@example.com");
   add_user("u2", "bob@example.com");

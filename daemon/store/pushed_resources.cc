@@ -2,6 +2,7 @@
 // pushed_resources, pushed_emails and pushed_members (migrations 2 and 3).
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <optional>
 
 #include "daemon/store/statement.h"
@@ -186,6 +187,40 @@ std::vector<PushedMemberRow> Store::pushed_members(const std::string& source,
   query.bind(1, source).bind(2, group_id);
   while (query.step()) rows.push_back({query.text(0), query.text(1)});
   return rows;
+}
+
+std::vector<PushedMemberRow> Store::pushed_members_among(const std::string& source, const std::string& group_id,
+                                                     const std::vector<std::string>& member_ids) const {
+  std::vector<std::string> sorted(member_ids);
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<PushedMemberRow> rows;
+  Statement query(*statements_,
+                  "SELECT json FROM pushed_members WHERE source = ?1 AND group_id = ?2 AND member_id = ?3");
+  for (const std::string& member_id : sorted) {
+    query.reset();
+    query.bind(1, source).bind(2, group_id).bind(3, member_id);
+    if (query.step()) rows.push_back({member_id, query.text(0)});
+  }
+  return rows;
+}
+
+std::vector<PushedIdentityEmailRow> Store::pushed_identity_emails(const std::string& source, std::string_view type,
+                                                                 const std::vector<std::string>& ids) const {
+  std::vector<std::string> sorted(ids);
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  std::vector<PushedIdentityEmailRow> users;
+  Statement query(*statements_,
+                  "SELECT i.email FROM pushed_resources AS r JOIN identities AS i "
+                  "ON i.source = r.source AND i.subject_id = r.id "
+                  "WHERE r.source = ?1 AND r.type = ?2 AND r.id = ?3");
+  for (const std::string& id : sorted) {
+    query.reset();
+    query.bind(1, source).bind(2, type).bind(3, id);
+    if (query.step()) users.push_back({id, query.text(0)});
+  }
+  return users;
 }
 
 std::vector<std::string> Store::pushed_groups_with_member(const std::string& source,

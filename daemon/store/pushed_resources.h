@@ -36,6 +36,13 @@ class PushedResources {
   std::vector<PushedMemberRow> members(const std::string& group_id) const {
     return store_.pushed_members(source_, group_id);
   }
+  std::vector<PushedMemberRow> members_among(const std::string& group_id,
+                                             const std::vector<std::string>& member_ids) const {
+    return store_.pushed_members_among(source_, group_id, member_ids);
+  }
+  std::vector<PushedIdentityEmailRow> identity_emails(std::string_view type, const std::vector<std::string>& ids) const {
+    return store_.pushed_identity_emails(source_, type, ids);
+  }
   std::vector<std::string> groups_with_member(const std::string& member_id) const {
     return store_.pushed_groups_with_member(source_, member_id);
   }

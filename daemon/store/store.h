@@ -122,6 +122,13 @@ struct PushedMemberRow {
   std::string member_id;
   std::string json;
 };
+
+// A resource of a source that has an identity, and the email that identity
+// joins on (normalized; "" when it has none).
+struct PushedIdentityEmailRow {
+  std::string id;
+  std::string email;
+};
 // ---- end of pushed resources -----------------------------------------------
 
 class Store {
@@ -321,6 +328,15 @@ class Store {
   bool pushed_remove(const std::string& source, std::string_view type, const std::string& id);
   // A group's members, ordered by member id.
   std::vector<PushedMemberRow> pushed_members(const std::string& source, const std::string& group_id) const;
+  // The group's members among `member_ids`, ordered by member id: one lookup
+  // by key each, so the cost follows the ids asked for, not the group's size.
+  std::vector<PushedMemberRow> pushed_members_among(const std::string& source, const std::string& group_id,
+                                                    const std::vector<std::string>& member_ids) const;
+  // The ids among `ids` that are resources of `type` of `source` with an
+  // identity of that source (a pushed user), each once, ordered by id, with
+  // the email the identity joins on. One lookup by key each.
+  std::vector<PushedIdentityEmailRow> pushed_identity_emails(const std::string& source, std::string_view type,
+                                                             const std::vector<std::string>& ids) const;
   // The ids of the groups listing `member_id`, ordered.
   std::vector<std::string> pushed_groups_with_member(const std::string& source,
                                                    const std::string& member_id) const;

@@ -208,5 +208,36 @@ class OwnerPolicyTest(unittest.TestCase):
         self.assertEqual(mutating_calls(sim.calls()), [])
 
 
+class RehireTest(unittest.TestCase):
+    """Two identities of one source with one email: a disabled old account and
+    an active new one (docs/architecture.md, "One email, several identities of
+    one source")."""
+
+    def test_a_rehired_person_keeps_and_gets_back_their_keys(self):
+        t = Tenant(3, 6, api_key=API_KEY, seed=8)
+        sim = PaletteSim(t.seed(), rate=60, burst=60)
+        self.addCleanup(sim.stop)
+        ws = Workspace(sim.url)
+        self.addCleanup(ws.cleanup)
+        person, others = t.people[0], [identity(p) for p in t.people[1:]]
+        keys = {k["uid"] for k in t.keys_of(person)}
+        old = identity(person, active=False, subject="old-account")  # disabled, still listed in the group
+        # She left: her keys are revoked.
+        ws.write_identities([old] + others)
+        ws.run("sync", "--yes", check=0)
+        self.assertEqual({key_of(c) for c in mutating_calls(sim.calls())}, keys)
+        # Rehired with a new account, the old one still there and disabled: her keys come back.
+        ws.write_identities([old, identity(person, subject="new-account")] + others)
+        ws.run("sync", "--yes", check=0)
+        self.assertEqual({a["reason"] for a in ws.audit() if a["action"] == "reactivate"}, {"re_entitled"})
+        state = {k["uid"]: k for k in sim.state()["keys"]}
+        self.assertTrue(all(state[k]["isActive"] for k in keys))
+        self.assertEqual(ws.plan_json()["actions"], [])
+        # Both accounts disabled: a leaver again.
+        ws.write_identities([old, identity(person, active=False, subject="new-account")] + others)
+        self.assertEqual({(a["action"], a["reason"]) for a in ws.plan_json()["actions"]},
+                         {("revoke", "identity_inactive")})
+
+
 if __name__ == "__main__":
     unittest.main()
