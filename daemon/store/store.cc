@@ -460,6 +460,7 @@ std::set<std::string> Store::apply_changes(const std::string& source, const Iden
     affected.insert(normalize_email(identity.email));
   }
   Statement email_of(*statements_, "SELECT email FROM identities WHERE source = ?1 AND subject_id = ?2");
+  identity_rows::IdentityWriter writer(*statements_);
   for (const MembershipChange& m : changes.memberships) {
     email_of.bind(1, source).bind(2, m.subject_id);
     std::optional<std::string> email;
@@ -475,7 +476,13 @@ std::set<std::string> Store::apply_changes(const std::string& source, const Iden
       apply_identity_update(source, first, false, now);
       email = normalize_email(m.email_hint);
     }
-    set_membership(source, m.subject_id, m.group, m.member, now);
+    // In this transaction, without a savepoint each: a large group change
+    // is tens of thousands of these.
+    if (m.member) {
+      writer.join(source, m.subject_id, m.group, now);
+    } else {
+      writer.leave(source, m.subject_id, m.group, now);
+    }
     affected.insert(*email);
   }
   for (const std::string& id : changes.event_ids) remember_event(source, id, now);
