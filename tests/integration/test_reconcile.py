@@ -217,7 +217,8 @@ class RehireTest(unittest.TestCase):
         t = Tenant(3, 6, api_key=API_KEY, seed=8)
         sim = PaletteSim(t.seed(), rate=60, burst=60)
         self.addCleanup(sim.stop)
-        ws = Workspace(sim.url)
+        # Three people: one leaving is a third of them, past the default shrink limit.
+        ws = Workspace(sim.url, safety={"max_shrink_percent": 100})
         self.addCleanup(ws.cleanup)
         person, others = t.people[0], [identity(p) for p in t.people[1:]]
         keys = {k["uid"] for k in t.keys_of(person)}
