@@ -3,6 +3,8 @@
 // recursion. Each test fails on a loader that hands such text to toml++.
 #include "config/toml_bounds.h"
 
+#include "config/source_schema.h"
+
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -22,6 +24,10 @@ std::string repeat(std::string_view piece, size_t n) {
 
 // "a.a.a...a" with `levels` segments.
 std::string dotted(size_t levels) { return "a" + repeat(".a", levels - 1); }
+
+// config/ knows no source type: a file-like one of the test's own.
+const SourceSchema kFileLike{"file", {{"path", ValueKind::path, true, {}, {}, "identities"}}, {}, "a test type"};
+const SourceSchemas kSchemas{&kFileLike};
 
 constexpr const char* kMinimal = R"([palette]
 api_key_env = "PALETTE_KEY"
@@ -44,7 +50,7 @@ class TomlBoundsTest : public ::testing::Test {
   ConfigLoadResult load(const std::string& content) {
     const fs::path p = dir_ / "keywarden.toml";
     std::ofstream(p, std::ios::binary) << content;
-    return load_config(p);
+    return load_config(p, kSchemas);
   }
 
   static std::string all(const ConfigLoadResult& r) {
@@ -163,7 +169,7 @@ TEST_F(TomlBoundsTest, AFileLargerThanOneMebibyteIsRefusedUnread) {
 
 TEST_F(TomlBoundsTest, AnEndlessConfigFileIsNotReadToTheEnd) {
   // /dev/zero never ends: the loader stops one byte past the limit.
-  const auto r = load_config("/dev/zero");
+  const auto r = load_config("/dev/zero", kSchemas);
   ASSERT_EQ(r.errors.size(), 1u);
   EXPECT_NE(r.errors[0].message.find("larger than"), std::string::npos) << r.errors[0].message;
 }
