@@ -68,7 +68,7 @@ TEST_F(StateFilesTest, AnExistingLooseDatabaseIsMadePrivateOnOpen) {
   const fs::path db = dir_ / "keywarden.db";
   open_and_write(db).reset();
   // As an older keywarden left them under umask 022.
-  for (const std::string f : {db.string(), db.string() + "-wal", db.string() + "-shm"}) {
+  for (const std::string& f : {db.string(), db.string() + "-wal", db.string() + "-shm"}) {
     if (fs::exists(f)) {
       ASSERT_EQ(::chmod(f.c_str(), 0644), 0);
     }
