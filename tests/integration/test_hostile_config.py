@@ -47,7 +47,8 @@ class HostileConfigTest(unittest.TestCase):
         started = time.monotonic()
         p = self.ws.run("check-config", timeout=60)
         self.assertEqual(p.returncode, 2, p.stderr[:2000])  # was 139 (SIGSEGV)
-        column = 1 + 2 * DEPTH_LIMIT  # where segment 33 starts
+        # The key sits under the last [[source]] (one level): segment 32 is level 33.
+        column = 1 + 2 * (DEPTH_LIMIT - 1)
         self.assertIn(f"{self.ws.config_path}:{line}:{column}: nests deeper than {DEPTH_LIMIT} levels",
                       p.stderr)
         self.assertLess(time.monotonic() - started, 30)
