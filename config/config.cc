@@ -23,6 +23,8 @@
 
 #include <toml++/toml.h>
 
+#include "config/toml_bounds.h"
+#include "daemon/base/listen_address.h"
 #include "daemon/engine/identity.h"
 
 namespace keywarden {
@@ -38,7 +40,10 @@ std::string SourceConfig::get(const std::string& key, const std::string& fallbac
 }
 
 SecretRef SourceConfig::secret(const std::string& base) const {
-  return SecretRef{get(base + "_file"), get(base + "_env")};
+  SecretRef ref{get(base + "_file"), get(base + "_env")};
+  const auto at = positions.find(base + (ref.file.empty() ? "_env" : "_file"));
+  if (at != positions.end()) std::tie(ref.line, ref.column) = at->second;
+  return ref;
 }
 
 SourceConfig with_defaults(SourceConfig config, const SourceSchema& schema) {
@@ -140,39 +145,6 @@ bool is_source_name(std::string_view s) {
   });
 }
 
-// "host:port" or "[v6]:port"; the daemon's listener resolves the host.
-bool is_listen_address(std::string_view s) {
-  std::string_view port;
-  if (s.starts_with("[")) {
-    const size_t close = s.find(']');
-    if (close == std::string_view::npos || close == 1) return false;
-    // An IPv6 literal, optionally with a zone ("fe80::1%eth0").
-    const std::string_view inside = s.substr(1, close - 1);
-    const size_t percent = inside.find('%');
-    if (inside.substr(0, percent).find_first_not_of("0123456789abcdefABCDEF:.") !=
-            std::string_view::npos ||
-        inside.substr(0, percent).find(':') == std::string_view::npos)
-      return false;
-    if (percent != std::string_view::npos &&
-        (percent + 1 == inside.size() ||
-         !std::all_of(inside.begin() + percent + 1, inside.end(), [](char c) {
-           return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
-         })))
-      return false;
-    if (close + 1 >= s.size() || s[close + 1] != ':') return false;
-    port = s.substr(close + 2);
-  } else {
-    const size_t colon = s.rfind(':');
-    if (colon == std::string_view::npos || colon == 0) return false;
-    const std::string_view host = s.substr(0, colon);
-    if (host.find_first_of(":[]/ \t") != std::string_view::npos) return false;
-    port = s.substr(colon + 1);
-  }
-  if (port.empty() || port.size() > 5) return false;
-  if (port.find_first_not_of("0123456789") != std::string_view::npos) return false;
-  return std::stoi(std::string(port)) <= 65535;
-}
-
 std::string_view type_name(const toml::node& v) {
   switch (v.type()) {
     case toml::node_type::table: return "a table";
@@ -246,6 +218,12 @@ class ConfigReader {
   // where it is, else its value.
   static Position position_of(const toml::key& k, const toml::node& v) {
     return k.source().begin.line ? k.source().begin : v.source().begin;
+  }
+
+  static void remember_position(SecretRef& ref, const toml::key& k, const toml::node& v) {
+    const Position at = position_of(k, v);
+    ref.line = static_cast<long>(at.line);
+    ref.column = static_cast<long>(at.column);
   }
 
   static std::string describe(std::string_view key, std::string_view where) {
@@ -492,10 +470,11 @@ class ConfigReader {
           [&](const toml::key&, const toml::node& v) {
             const auto s = read_string(v, "listen", where, true);
             if (!s) return;
-            if (!is_listen_address(*s)) {
+            if (!parse_listen_address(*s)) {
               error(v.source().begin, describe("listen", where) +
-                                          " must be host:port or [v6]:port with a port from 0 to "
-                                          "65535");
+                                          " must be HOST:PORT (an IPv4 address or a host name) or "
+                                          "[IPV6]:PORT, with a port from 0 to 65535; every "
+                                          "interface is 0.0.0.0:PORT or [::]:PORT");
               return;
             }
             d.listen = *s;
@@ -551,11 +530,13 @@ class ConfigReader {
           [&](const toml::key& k, const toml::node& v) {
             keys.file_key = &k;
             if (auto f = read_path(v, "api_key_file", where, false)) p.api_key.file = *f;
+            remember_position(p.api_key, k, v);
           }},
          {"api_key_env",
           [&](const toml::key& k, const toml::node& v) {
             keys.env_key = &k;
             if (auto e = read_env_name(v, "api_key_env", where)) p.api_key.env = *e;
+            remember_position(p.api_key, k, v);
           }},
          {"ca_file",
           [&](const toml::key&, const toml::node& v) {
@@ -726,6 +707,8 @@ class ConfigReader {
     for (auto&& [k, v] : t) {
       const std::string_view key = k.str();
       if (key == "name" || key == "type") continue;
+      const Position at = position_of(k, v);
+      source.positions[std::string(key)] = {static_cast<long>(at.line), static_cast<long>(at.column)};
       const SourceKey* spec = type ? find_source_key(*type, key) : nullptr;
       if (!spec) {
         // With an unknown type there is no list to check against; only
@@ -844,8 +827,9 @@ class ConfigReader {
 };
 
 // Reads the whole file so that a failure carries errno; toml::parse_file
-// only says "could not be opened".
-std::optional<std::string> read_file(const std::filesystem::path& file, int& err) {
+// only says "could not be opened". Stops one byte past `limit`: the caller
+// refuses that much anyway, and /dev/zero would never end.
+std::optional<std::string> read_file(const std::filesystem::path& file, size_t limit, int& err) {
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
   if (!f) {
     err = errno;
@@ -854,7 +838,8 @@ std::optional<std::string> read_file(const std::filesystem::path& file, int& err
   std::string content;
   char buf[65536];
   size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f.get())) > 0) content.append(buf, n);
+  while (content.size() <= limit && (n = std::fread(buf, 1, sizeof buf, f.get())) > 0)
+    content.append(buf, n);
   if (std::ferror(f.get())) {
     err = errno ? errno : EIO;
     return std::nullopt;
@@ -869,9 +854,15 @@ ConfigLoadResult load_config(const std::filesystem::path& file, const SourceSche
   const std::string label = file.string();
 
   int err = 0;
-  const auto content = read_file(file, err);
+  const TomlBounds bounds;
+  const auto content = read_file(file, bounds.max_bytes, err);
   if (!content) {
     result.errors.push_back(ConfigError{label, 0, 0, std::string("cannot read: ") + std::strerror(err)});
+    return result;
+  }
+  // toml++ recurses without a limit on dotted keys and table headers.
+  if (auto too_big = check_toml_bounds(*content, label, bounds)) {
+    result.errors.push_back(std::move(*too_big));
     return result;
   }
 

@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "config/source_schema.h"
@@ -32,6 +33,10 @@ struct ConfigError {
 struct SecretRef {
   std::filesystem::path file;
   std::string env;
+  // Where the `*_file` / `*_env` key stands in the config file, so that a
+  // secret that cannot be read is reported as FILE:LINE:COL; 0 when unknown.
+  long line = 0;
+  long column = 0;
   bool empty() const { return file.empty() && env.empty(); }
 };
 
@@ -62,6 +67,8 @@ struct SourceConfig {
   std::string type;  // a SourceSchema::type
   std::map<std::string, std::string> settings;
   std::vector<std::string> secrets;  // base names of the secrets set (e.g. "token")
+  // Where each key of settings stands in the config file (line, column).
+  std::map<std::string, std::pair<long, long>> positions;
 
   // settings[key] or `fallback`.
   std::string get(const std::string& key, const std::string& fallback = "") const;
@@ -98,10 +105,17 @@ ConfigLoadResult load_config(const std::filesystem::path& file, const SourceSche
 // `allow_off`, "off" and "never" give nullopt. Returns false on anything else.
 bool parse_duration(std::string_view text, bool allow_off, std::optional<Duration>& out);
 
+// A secret file is at most this long; no token or key keywarden uses comes near.
+inline constexpr std::size_t kMaxSecretFileBytes = 64 * 1024;
+
 // Reads a secret from its file (trailing newline and whitespace trimmed) or
 // environment variable. Throws std::runtime_error naming the file or variable,
-// never the value, when it is missing or empty.
-std::string read_secret(const SecretRef& ref);
+// never the value, when it is missing or empty. A file must be a regular file
+// (symlinks are followed, as in Kubernetes secret mounts) of at most
+// kMaxSecretFileBytes: a FIFO, a device or a directory is refused without
+// blocking on it or reading it. When `warning` is given, it is set to a
+// sentence for a file that group or others may read (empty otherwise).
+std::string read_secret(const SecretRef& ref, std::string* warning = nullptr);
 
 // One secret the config names, for checking and for redaction.
 struct NamedSecret {
@@ -113,5 +127,15 @@ struct NamedSecret {
 
 // Every secret the config names: the Palette API key, then each source's.
 std::vector<NamedSecret> secrets_of(const Config& config);
+
+// What reading every secret of the config finds, each at the key that names
+// the secret (FILE:LINE:COL): errors (missing, empty, not a regular file, too
+// large) and warnings (a file that group or others may read). check-config
+// and run both use it, before anything else happens.
+struct SecretCheck {
+  std::vector<ConfigError> errors;
+  std::vector<ConfigError> warnings;
+};
+SecretCheck check_secrets(const Config& config);
 
 }  // namespace keywarden

@@ -6,6 +6,7 @@
 #include "connectors/source_registry.h"
 #include "daemon/app/palette_options.h"
 #include "daemon/cli/exit_codes.h"
+#include "daemon/store/state_files.h"
 
 namespace keywarden {
 
@@ -38,9 +39,7 @@ Store& CommandContext::store(StoreMode mode) {
   if (mode == StoreMode::scratch) {
     store_ = Store::open_scratch_copy(db);
   } else {
-    std::error_code ec;
-    std::filesystem::create_directories(config_.daemon.state_dir, ec);
-    if (ec) throw StoreError("cannot create state_dir " + config_.daemon.state_dir.string() + ": " + ec.message());
+    create_state_dir(config_.daemon.state_dir);
     store_ = Store::open(db);
   }
   return *store_;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemon/app/daemon.h"
+#include "daemon/app/log.h"
 #include "daemon/app/plan_output.h"
 #include "daemon/cli/command_context.h"
 #include "daemon/cli/commands.h"
@@ -26,23 +27,23 @@ nlohmann::json time_or_null(const std::optional<Timestamp>& t) {
   return t ? nlohmann::json(format_rfc3339(*t)) : nlohmann::json();
 }
 
+// Every error, one FILE:LINE:COL line each, as a usage error (exit 2).
+void throw_if_any(const std::vector<ConfigError>& errors) {
+  if (errors.empty()) return;
+  std::string message;
+  for (const auto& e : errors) message += e.format() + "\n";
+  message.pop_back();
+  throw UsageError{message};
+}
+
 }  // namespace
 
 int check_config_command(const GlobalOptions& g) {
   const auto path = resolve_config_path(g.config_file);
   const Config config = load_config_or_fail(path);
-  std::string problems;
-  for (const auto& secret : secrets_of(config)) {
-    try {
-      (void)read_secret(secret.ref);
-    } catch (const std::exception& e) {
-      problems += config.file.string() + ": " + secret.what + ": " + e.what() + "\n";
-    }
-  }
-  if (!problems.empty()) {
-    problems.pop_back();
-    throw UsageError{problems};
-  }
+  const SecretCheck secrets = check_secrets(config);
+  for (const auto& w : secrets.warnings) std::cerr << "warning: " << w.format() << "\n";
+  throw_if_any(secrets.errors);
   std::cout << config.file.string() << ": OK, " << config.sources.size() << " source(s):";
   for (const auto& s : config.sources) std::cout << " " << s.name << " (" << s.type << ")";
   std::cout << "\n";
@@ -168,12 +169,10 @@ int version_command() {
 
 int run_command(const GlobalOptions& g) {
   Config config = load_config_or_fail(resolve_config_path(g.config_file));
-  try {
-    for (const auto& secret : secrets_of(config)) (void)read_secret(secret.ref);
-  } catch (const std::exception& e) {
-    throw UsageError{config.file.string() + ": " + e.what()};
-  }
-  Daemon daemon(std::move(config));
+  const SecretCheck secrets = check_secrets(config);
+  throw_if_any(secrets.errors);
+  Daemon daemon(std::move(config));  // sets up the log
+  for (const auto& w : secrets.warnings) logger().warn("secret file readable by others", {{"warning", w.format()}});
   return daemon.run();
 }
 

@@ -163,7 +163,7 @@ const char* reason_text(int status) {
 }  // namespace
 
 // ---------------------------------------------------------------------------
-// Request / Response / ListenAddress
+// Request / Response
 
 std::optional<std::string> Request::header(std::string_view name) const {
   auto it = headers.find(std::string(name));
@@ -200,32 +200,6 @@ Response Response::text(int status, std::string body) {
   r.body = std::move(body);
   r.content_type = "text/plain; charset=utf-8";
   return r;
-}
-
-std::optional<ListenAddress> parse_listen_address(std::string_view text) {
-  ListenAddress out;
-  std::string_view port_text;
-  if (text.starts_with('[')) {
-    auto close = text.find(']');
-    if (close == std::string_view::npos || close == 1) return std::nullopt;
-    if (close + 1 >= text.size() || text[close + 1] != ':') return std::nullopt;
-    out.host = std::string(text.substr(1, close - 1));
-    port_text = text.substr(close + 2);
-  } else {
-    auto colon = text.rfind(':');
-    if (colon == std::string_view::npos) return std::nullopt;
-    std::string_view host = text.substr(0, colon);
-    if (host.find(':') != std::string_view::npos) return std::nullopt;  // IPv6 needs brackets
-    out.host = host.empty() ? "0.0.0.0" : std::string(host);
-    port_text = text.substr(colon + 1);
-  }
-  unsigned port = 0;
-  auto [p, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || p != port_text.data() + port_text.size() ||
-      port > 65535)
-    return std::nullopt;
-  out.port = static_cast<std::uint16_t>(port);
-  return out;
 }
 
 // ---------------------------------------------------------------------------

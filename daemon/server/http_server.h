@@ -37,6 +37,8 @@
 #include <string>
 #include <string_view>
 
+#include "daemon/base/listen_address.h"
+
 namespace boost::asio::ssl {
 class context;
 }
@@ -92,17 +94,11 @@ using HeaderCheck = std::function<std::optional<Response>(const Request& head)>;
 // reported to the error log. The server does not bound the handler's time.
 using Handler = std::function<boost::asio::awaitable<std::optional<Response>>(Request)>;
 
-// Where to listen. `host` is an IP literal or a name resolved once at
-// construction; port 0 picks an ephemeral port (see HttpServer::port()).
-struct ListenAddress {
-  std::string host = "127.0.0.1";
-  std::uint16_t port = 0;
-};
-
-// Parses "HOST:PORT", "[IPV6]:PORT" or ":PORT" (host 0.0.0.0). Returns
-// nullopt on anything else (missing port, port > 65535, empty host in
-// brackets).
-std::optional<ListenAddress> parse_listen_address(std::string_view text);
+// Where to listen: one parser for the config and the server (see
+// daemon/base/listen_address.h). `host` is an IP literal or a name resolved
+// once at construction; port 0 picks an ephemeral port (see HttpServer::port()).
+using keywarden::ListenAddress;
+using keywarden::parse_listen_address;
 
 struct Limits {
   std::size_t header_limit = 16 * 1024;   // request line + fields; above: 431

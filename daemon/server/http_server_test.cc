@@ -836,24 +836,7 @@ TEST(HttpServerThreadsTest, ManyConcurrentClientsOnTwoThreads) {
   EXPECT_EQ(handled.load(), 8 * 25 * 2);
 }
 
-TEST(ListenAddressTest, Parses) {
-  auto a = parse_listen_address("127.0.0.1:9750");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->host, "127.0.0.1");
-  EXPECT_EQ(a->port, 9750);
-  auto b = parse_listen_address("[::1]:0");
-  ASSERT_TRUE(b);
-  EXPECT_EQ(b->host, "::1");
-  EXPECT_EQ(b->port, 0);
-  auto c = parse_listen_address(":80");
-  ASSERT_TRUE(c);
-  EXPECT_EQ(c->host, "0.0.0.0");
-  auto d = parse_listen_address("localhost:8080");
-  ASSERT_TRUE(d);
-  EXPECT_EQ(d->host, "localhost");
-  for (auto bad : {"", "127.0.0.1", "127.0.0.1:", "1.2.3.4:65536", "::1:80", "[]:80", "[::1]80", "h:p"})
-    EXPECT_FALSE(parse_listen_address(bad)) << bad;
-}
+// parse_listen_address is daemon/base's; its tests are there.
 
 TEST(ListenAddressTest, UnbindableAddressThrows) {
   net::io_context ioc;

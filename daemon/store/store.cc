@@ -10,6 +10,7 @@
 
 #include "daemon/store/identity_writer.h"
 #include "daemon/store/schema.h"
+#include "daemon/store/state_files.h"
 #include "daemon/store/statement.h"
 
 namespace keywarden {
@@ -276,6 +277,7 @@ std::string pragma_value(sqlite3* db, std::string_view pragma) {
 // ---- Opening -----------------------------------------------------------------
 
 std::unique_ptr<Store> Store::open(const std::filesystem::path& db_file) {
+  make_database_files_private(db_file);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       db_file.c_str(), &db,
