@@ -15,6 +15,7 @@
 #include "daemon/app/log.h"
 #include "daemon/app/palette_options.h"
 #include "daemon/engine/safety_gate.h"
+#include "daemon/store/state_files.h"
 
 namespace keywarden {
 
@@ -39,9 +40,7 @@ Daemon::~Daemon() {
 }
 
 void Daemon::open() {
-  std::error_code ec;
-  std::filesystem::create_directories(config_.daemon.state_dir, ec);
-  if (ec) throw StoreError("cannot create state_dir " + config_.daemon.state_dir.string() + ": " + ec.message());
+  create_state_dir(config_.daemon.state_dir);  // 0700 whatever the umask
   const auto db = config_.daemon.state_dir / "keywarden.db";
   store_ = Store::open(db);
   pushes_ = std::make_unique<StoreWorker>(Store::open(db));

@@ -203,10 +203,6 @@ class StateModesTest(unittest.TestCase):
             self.assertEqual(oct(mode_of(name)), oct(0o600), name)
         daemon.stop()
 
-    # Daemon::open still calls std::filesystem::create_directories itself;
-    # this passes once it calls create_state_dir (daemon/store/state_files.h)
-    # instead. Remove the decorator then: an unexpected success fails the run.
-    @unittest.expectedFailure
     def test_the_daemon_creates_the_state_folder_0700(self):
         daemon = self.run_daemon()
         self.assertEqual(oct(mode_of(self.state)), oct(0o700))
