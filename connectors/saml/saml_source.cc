@@ -40,7 +40,6 @@ struct SamlPoll {
 
   std::shared_ptr<const SamlSettings> settings;
   std::function<std::string()> next_query_id;
-  std::chrono::milliseconds timeout{};
   Timestamp now{};
   std::vector<std::string> owners;
   std::vector<std::optional<SamlAnswer>> answers;  // by owner position
@@ -110,7 +109,35 @@ net::awaitable<void> ask_owners(std::shared_ptr<SamlPoll> poll, std::shared_ptr<
 
 }  // namespace
 
-SamlSettings load_saml_settings(const SourceConfig& config) {
+const SourceType& saml_source_type() {
+  static const SourceType type{
+      {"saml",
+       {{"idp_metadata_file", ValueKind::path, true, {}, {},
+         "the IdP's SAML 2.0 metadata; its signing certificates are the only trusted keys"},
+        {"attribute_service_url", ValueKind::url, false, {}, {},
+         "the SOAP AttributeQuery endpoint (default: the metadata's SAML 2.0 SOAP AttributeService)"},
+        {"sp_entity_id", ValueKind::text, true, {}, {}, "keywarden's entity ID: the queries' Issuer and the audience"},
+        {"sp_cert_file", ValueKind::path, false, {}, {}, "PEM certificate for signing queries and TLS client auth"},
+        {"sp_key_file", ValueKind::path, false, {}, {}, "PEM private key of sp_cert_file"},
+        {"ca_file", ValueKind::path, false, {}, {}, "extra PEM CA bundle for the IdP's TLS certificate"},
+        {"name_id_format", ValueKind::text, false, "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress", {},
+         "the Format of the NameID (the owner's email) in each query"},
+        {"groups_attribute", ValueKind::text, false, "SpectroTeam", {},
+         "the attribute (Name or FriendlyName) whose values are the person's groups"},
+        {"poll_interval", ValueKind::duration, false, "15m", {}, "how often each key owner is asked about"}},
+       {{"sp_cert_file", "sp_key_file"}},
+       "a SAML 2.0 attribute authority, asked about each key owner with AttributeQuery over SOAP"},
+      {},
+      {},
+      [](const SourceConfig& config, net::any_io_executor executor) -> std::unique_ptr<Source> {
+        return std::make_unique<SamlSource>(config, std::move(executor));
+      },
+  };
+  return type;
+}
+
+SamlSettings load_saml_settings(const SourceConfig& raw_config) {
+  const SourceConfig config = with_defaults(raw_config, saml_source_type().schema);
   SamlSettings settings;
   const std::string metadata_file = config.get("idp_metadata_file");
   if (metadata_file.empty()) throw SamlConfigError("idp_metadata_file is not set");
@@ -132,8 +159,8 @@ SamlSettings load_saml_settings(const SourceConfig& config) {
   settings.service = *url;
   settings.sp_entity_id = config.get("sp_entity_id");
   if (settings.sp_entity_id.empty()) throw SamlConfigError("sp_entity_id is not set");
-  settings.name_id_format = config.get("name_id_format", kSamlDefaultNameIdFormat);
-  settings.groups_attribute = config.get("groups_attribute", kSamlDefaultGroupsAttribute);
+  settings.name_id_format = config.get("name_id_format");
+  settings.groups_attribute = config.get("groups_attribute");
 
   const std::string cert_file = config.get("sp_cert_file");
   const std::string key_file = config.get("sp_key_file");
@@ -173,7 +200,9 @@ std::vector<std::string> parse_answered_cursor(const std::string& text) {
 }
 
 SamlSource::SamlSource(SourceConfig config, net::any_io_executor executor, SamlSourceOptions options)
-    : Source(std::move(config)), executor_(std::move(executor)), options_(std::move(options)) {
+    : Source(with_defaults(std::move(config), saml_source_type().schema)),
+      executor_(std::move(executor)),
+      options_(std::move(options)) {
   if (!options_.next_query_id) options_.next_query_id = new_query_id;
   if (options_.max_in_flight == 0) options_.max_in_flight = 1;
   try {
@@ -183,13 +212,9 @@ SamlSource::SamlSource(SourceConfig config, net::any_io_executor executor, SamlS
   }
 }
 
-net::awaitable<FullRead> SamlSource::read_all() {
-  throw SourceReadError("source \"" + name() + "\": a saml source reads per key owner and was given none");
-  co_return FullRead{};
-}
-
-net::awaitable<FullRead> SamlSource::read_owners(std::vector<std::string> owner_emails,
-                                                 std::map<std::string, std::string> state, Timestamp now) {
+net::awaitable<FullRead> SamlSource::read_all(const ReadContext& context) {
+  const Timestamp now = context.now;
+  const Duration interval = poll_interval().value_or(Duration{900});
   auto load = run_blocking([config = config()]() {
     try {
       return std::make_shared<const SamlSettings>(load_saml_settings(config));
@@ -200,15 +225,18 @@ net::awaitable<FullRead> SamlSource::read_owners(std::vector<std::string> owner_
   std::shared_ptr<const SamlSettings> settings = co_await std::move(load);
 
   std::set<std::string> owners;
-  for (const auto& email : owner_emails) {
+  for (const auto& email : context.owner_emails) {
     std::string normalized = normalize_email(email);
     if (!normalized.empty()) owners.insert(std::move(normalized));
   }
   auto poll = std::make_shared<SamlPoll>(executor_, settings);
   poll->next_query_id = options_.next_query_id;
-  poll->timeout = options_.timeout;
   poll->now = now;
-  poll->owners.assign(owners.begin(), owners.end());
+  for (const std::string& email : owners) {
+    const auto kept = kept_.find(email);
+    const bool fresh = kept != kept_.end() && kept->second.at <= now && now - kept->second.at < interval;
+    if (!fresh) poll->owners.push_back(email);
+  }
   poll->answers.resize(poll->owners.size());
 
   const size_t workers = std::min(options_.max_in_flight, poll->owners.size());
@@ -235,15 +263,20 @@ net::awaitable<FullRead> SamlSource::read_owners(std::vector<std::string> owner_
     co_await std::move(wait);
   }
   if (poll->failure) throw SourceReadError(*poll->failure);
+  for (size_t i = 0; i < poll->owners.size(); ++i) {
+    if (!poll->answers[i]) throw SourceReadError("SAML AttributeQuery about " + poll->owners[i] + ": no answer");
+  }
+  for (size_t i = 0; i < poll->owners.size(); ++i) kept_[poll->owners[i]] = KeptAnswer{*poll->answers[i], now};
+  // Owners gone from Palette need no answer kept.
+  for (auto it = kept_.begin(); it != kept_.end();) it = owners.count(it->first) ? std::next(it) : kept_.erase(it);
 
   std::set<std::string> answered;
-  if (const auto stored = state.find("answered"); stored != state.end()) {
+  if (const auto stored = context.state.find("answered"); stored != context.state.end()) {
     for (auto& email : parse_answered_cursor(stored->second)) answered.insert(std::move(email));
   }
   FullRead read;
-  for (size_t i = 0; i < poll->owners.size(); ++i) {
-    const std::string& email = poll->owners[i];
-    const SamlAnswer& answer = *poll->answers[i];
+  for (const std::string& email : owners) {
+    const SamlAnswer& answer = kept_.at(email).answer;
     Identity identity;
     identity.subject_id = email;
     identity.user_name = email;

@@ -23,7 +23,9 @@
 #include <vector>
 
 #include "connectors/saml/saml_metadata.h"
+#include "connectors/saml/saml_response.h"
 #include "connectors/source.h"
+#include "connectors/source_type.h"
 #include "daemon/net/http_client.h"
 #include "daemon/net/url.h"
 
@@ -36,10 +38,8 @@ class SamlConfigError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Defaults of SPEC §3's saml row.
-inline constexpr const char* kSamlDefaultNameIdFormat = "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress";
-inline constexpr const char* kSamlDefaultGroupsAttribute = "SpectroTeam";
-inline constexpr const char* kSamlDefaultPollInterval = "15m";
+// The "saml" type: SPEC §3's keys with their defaults, and the factory.
+const SourceType& saml_source_type();
 
 // Everything one read needs, loaded from the files the config names.
 struct SamlSettings {
@@ -53,7 +53,7 @@ struct SamlSettings {
 };
 
 // Reads the metadata and the SP key pair `config` names (blocking file
-// reads). Throws SamlConfigError with a message that names the setting or
+// reads); absent keys take the schema's defaults. Throws SamlConfigError with a message that names the setting or
 // file and the problem, never key material.
 SamlSettings load_saml_settings(const SourceConfig& config);
 
@@ -77,24 +77,29 @@ class SamlSource final : public Source {
 
   bool polls() const override { return true; }
 
-  // The current Source interface gives no owners; until the daemon passes
-  // ReadContext (SOURCE_API.md) this throws SourceReadError.
-  boost::asio::awaitable<FullRead> read_all() override;
-
-  // Asks about every distinct normalized email of `owner_emails` (at most
-  // max_in_flight at once, each over its own connection), judging each
-  // answer on the blocking pool at `now`. The metadata and keys are re-read
-  // for every read (a rotated metadata file takes effect at the next poll).
-  // `state` is what the previous good read stored (its "answered"). Returns
-  // the identities described above and cursors {"answered": …}. Throws
-  // SourceReadError on the first failed answer (others in flight finish,
-  // no new query starts) and when the settings cannot be loaded.
-  boost::asio::awaitable<FullRead> read_owners(std::vector<std::string> owner_emails,
-                                               std::map<std::string, std::string> state, Timestamp now);
+  // Asks about every distinct normalized email of context.owner_emails (at
+  // most max_in_flight at once, each over its own connection), judging each
+  // answer on the blocking pool at context.now. An owner whose last good
+  // answer (kept in memory from a fully good read) is younger than
+  // poll_interval is not asked again: reconciles come every
+  // reconcile_interval, queries every poll_interval (SPEC §8.2). The
+  // metadata and keys are re-read for every read (a rotated metadata file
+  // takes effect at the next read). context.state is what the previous good
+  // read stored (its "answered"). Returns the identities described above
+  // and cursors {"answered": …}. Throws SourceReadError on the first failed
+  // answer (others in flight finish, no new query starts) and when the
+  // settings cannot be loaded; a failed read keeps no answer of it.
+  boost::asio::awaitable<FullRead> read_all(const ReadContext& context) override;
 
  private:
+  struct KeptAnswer {
+    SamlAnswer answer;
+    Timestamp at{};
+  };
+
   boost::asio::any_io_executor executor_;
   SamlSourceOptions options_;
+  std::map<std::string, KeptAnswer> kept_;  // by normalized email; read_all() calls are serialized
 };
 
 // The "answered" cursor: a JSON array of emails. Malformed or absent text

@@ -52,6 +52,7 @@ SamlSourceOptions fixed_query_id() {
 std::string signed_answer(const std::string& email, const std::vector<std::string>& groups) {
   std::string text = response_fixture("good_unsigned.xml");
   text.replace(text.find(">alice@example.com<"), 19, ">" + email + "<");
+  text.replace(text.find("2026-11-30T10:05:00Z"), 20, "2026-11-30T12:00:00Z");  // valid through the test
   std::string values;
   for (const auto& g : groups) values += "<saml:AttributeValue>" + g + "</saml:AttributeValue>";
   const size_t first = text.find("<saml:AttributeValue>");
@@ -80,6 +81,17 @@ std::string asked_about(const RecordedRequest& request) {
   return request.body.substr(from, request.body.find('<', from) - from);
 }
 
+// read_all with a context of `owners` and `state` at `now`.
+net::awaitable<FullRead> read_with(SamlSource& source, std::vector<std::string> owners,
+                                   std::map<std::string, std::string> state, Timestamp now) {
+  ReadContext context;
+  context.now = now;
+  context.owner_emails = std::move(owners);
+  context.state = std::move(state);
+  auto read = source.read_all(context);
+  co_return co_await std::move(read);
+}
+
 ScriptedReply soap(std::string body, int status = 200) {
   ScriptedReply r;
   r.status = status;
@@ -103,8 +115,8 @@ TEST(SamlSource, AttributeServiceDefaultsToTheMetadata) {
   const SamlSettings s = load_saml_settings(c);
   EXPECT_EQ(s.service.host, "idp.example.org");
   EXPECT_EQ(s.service.target, "/idp/profile/SAML2/SOAP/AttributeQuery");
-  EXPECT_EQ(s.name_id_format, kSamlDefaultNameIdFormat);
-  EXPECT_EQ(s.groups_attribute, kSamlDefaultGroupsAttribute);
+  EXPECT_EQ(s.name_id_format, "urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress");
+  EXPECT_EQ(s.groups_attribute, "SpectroTeam");
 }
 
 TEST(SamlSource, SpKeyPairLoadsAndErrorsNeverHoldTheKey) {
@@ -128,7 +140,7 @@ TEST(SamlSource, AsksEachDistinctOwnerOnceAndMapsAnswers) {
       return soap(response_fixture("unknown_principal_signed.xml"));  // carol: never known
     };
     SamlSource source(config_for(server.url()), co_await net::this_coro::executor, fixed_query_id());
-    auto read = source.read_owners({"Alice@Example.com ", "alice@example.com", "bob@example.com", "carol@example.com"},
+    auto read = read_with(source, {"Alice@Example.com ", "alice@example.com", "bob@example.com", "carol@example.com"},
                                    {}, kNow);
     FullRead result = co_await std::move(read);
 
@@ -156,7 +168,7 @@ TEST(SamlSource, UnknownPrincipalAfterBeingAnsweredForIsDeleted) {
     server.handler = [](const RecordedRequest&) { return soap(response_fixture("unknown_principal_signed.xml")); };
     SamlSource source(config_for(server.url()), co_await net::this_coro::executor, fixed_query_id());
     std::map<std::string, std::string> state{{"answered", R"(["alice@example.com"])"}};
-    auto read = source.read_owners({"alice@example.com", "dave@example.com"}, state, kNow);
+    auto read = read_with(source, {"alice@example.com", "dave@example.com"}, state, kNow);
     FullRead result = co_await std::move(read);
     if (result.identities.size() != 1u) {
       ADD_FAILURE() << "expected only alice, got " << result.identities.size();
@@ -182,7 +194,7 @@ TEST(SamlSource, OneForgedAnswerFailsTheWholeReadNamingTheOwner) {
     owners.push_back("alice@example.com");
     std::string error;
     try {
-      auto read = source.read_owners(owners, {}, kNow);
+      auto read = read_with(source, owners, {}, kNow);
       co_await std::move(read);
     } catch (const SourceReadError& e) {
       error = e.what();
@@ -199,7 +211,7 @@ TEST(SamlSource, HttpErrorsAndSoapFaultsFailTheRead) {
       SamlSource source(config_for(server.url()), co_await net::this_coro::executor, fixed_query_id());
       bool failed = false;
       try {
-        auto read = source.read_owners({"alice@example.com"}, {}, kNow);
+        auto read = read_with(source, {"alice@example.com"}, {}, kNow);
         co_await std::move(read);
       } catch (const SourceReadError& e) {
         failed = std::string(e.what()).find("HTTP " + std::to_string(status)) != std::string::npos;
@@ -216,7 +228,7 @@ TEST(SamlSource, UnsignedAnswerOverPlainHttpFails) {
     std::map<std::string, std::string> state{{"answered", R"(["alice@example.com"])"}};
     bool failed = false;
     try {
-      auto read = source.read_owners({"alice@example.com"}, state, kNow);
+      auto read = read_with(source, {"alice@example.com"}, state, kNow);
       co_await std::move(read);
     } catch (const SourceReadError&) {
       failed = true;
@@ -236,7 +248,7 @@ TEST(SamlSource, AtMostMaxInFlightQueriesAtOnce) {
     std::vector<std::string> owners;
     for (int i = 0; i < 40; ++i) owners.push_back("user" + std::to_string(i) + "@example.com");
     const auto started = std::chrono::steady_clock::now();
-    auto read = source.read_owners(owners, {}, kNow);
+    auto read = read_with(source, owners, {}, kNow);
     FullRead result = co_await std::move(read);
     const auto took = std::chrono::steady_clock::now() - started;
     EXPECT_EQ(result.identities.size(), 40u);
@@ -246,10 +258,32 @@ TEST(SamlSource, AtMostMaxInFlightQueriesAtOnce) {
   });
 }
 
+TEST(SamlSource, OwnersAreAskedAgainOnlyAfterPollIntervalAndNewOwnersAtOnce) {
+  run_with_server([](ScriptedHttpServer& server) -> net::awaitable<void> {
+    server.handler = [](const RecordedRequest& request) {
+      return soap(signed_answer(asked_about(request), {"palette-users"}));
+    };
+    SamlSource source(config_for(server.url()), co_await net::this_coro::executor, fixed_query_id());
+    EXPECT_EQ(source.poll_interval(), std::optional<Duration>(Duration{900}));  // the 15m default
+    auto first = read_with(source, {"a@example.com", "b@example.com"}, {}, kNow);
+    co_await std::move(first);
+    EXPECT_EQ(server.requests().size(), 2u);
+    // A reconcile 5 minutes later with one new owner: only the new one is asked.
+    auto second = read_with(source, {"a@example.com", "b@example.com", "c@example.com"}, {}, kNow + Duration{300});
+    FullRead result = co_await std::move(second);
+    EXPECT_EQ(server.requests().size(), 3u);
+    EXPECT_EQ(result.identities.size(), 3u);
+    // 15 minutes after the first poll, a and b are asked again (c is still fresh).
+    auto third = read_with(source, {"a@example.com", "b@example.com", "c@example.com"}, {}, kNow + Duration{900});
+    co_await std::move(third);
+    EXPECT_EQ(server.requests().size(), 5u);
+  });
+}
+
 TEST(SamlSource, NoOwnersNoQueries) {
   run_with_server([](ScriptedHttpServer& server) -> net::awaitable<void> {
     SamlSource source(config_for(server.url()), co_await net::this_coro::executor, fixed_query_id());
-    auto read = source.read_owners({}, {{"answered", R"(["alice@example.com"])"}}, kNow);
+    auto read = read_with(source, {}, {{"answered", R"(["alice@example.com"])"}}, kNow);
     FullRead result = co_await std::move(read);
     EXPECT_TRUE(result.identities.empty());
     EXPECT_TRUE(server.requests().empty());
