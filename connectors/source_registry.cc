@@ -6,6 +6,7 @@
 #include "connectors/entra/entra_source.h"
 #include "connectors/file/file_source.h"
 #include "connectors/okta/okta_source.h"
+#include "connectors/saml/saml_source.h"
 #include "connectors/scim/scim_source.h"
 
 namespace keywarden {
@@ -17,6 +18,7 @@ const std::vector<const SourceType*>& source_types() {
       &scim_source_type(),
       &okta_source_type(),
       &entra_source_type(),
+      &saml_source_type(),
   };
   return types;
 }
