@@ -76,13 +76,17 @@ def sign(document, key_name="idp"):
 
 
 def verify(document, cert_name="idp", id_attr=NS["saml"] + ":Assertion"):
-    """`xmlsec1 --verify` with the named certificate: an independent check."""
+    """`xmlsec1 --verify` with the named test certificate: an independent check."""
+    return _verify_with(document, os.path.join(TESTDATA, cert_name + ".crt"), id_attr)
+
+
+def _verify_with(document, cert_path, id_attr):
     with tempfile.NamedTemporaryFile("w", suffix=".xml", delete=False) as f:
         f.write(document)
         path = f.name
     try:
-        r = subprocess.run(["xmlsec1", "--verify", "--pubkey-cert-pem", os.path.join(TESTDATA, cert_name + ".crt"),
-                            "--id-attr:ID", id_attr, path], capture_output=True, text=True)
+        r = subprocess.run(["xmlsec1", "--verify", "--pubkey-cert-pem", cert_path, "--id-attr:ID", id_attr,
+                            "--enabled-reference-uris", "same-doc", path], capture_output=True, text=True)
         return r.returncode == 0
     finally:
         os.unlink(path)
@@ -102,8 +106,10 @@ def metadata_xml(location):
 
 
 class SamlStandin:
-    def __init__(self, groups_attribute="SpectroTeam"):
+    def __init__(self, groups_attribute="SpectroTeam", sp_cert=None):
         self.groups_attribute = groups_attribute
+        self.sp_cert = sp_cert  # when set, each query's signature is checked with xmlsec1 against it
+        self.query_signatures = []  # True/False per query, when sp_cert is set
         self.people = {}      # email -> list of groups
         self.forged = {}      # email -> "wrapped" | "unsigned_unknown"
         self.queries = []     # (query ID, issuer, NameID) per request
@@ -168,6 +174,11 @@ class SamlStandin:
         name_id = (query.findtext("saml:Subject/saml:NameID", default="", namespaces=NS)).strip()
         if not query_id or not issuer or not name_id:
             raise ValueError("the query lacks an ID, Issuer or NameID")
+        if self.sp_cert:
+            signed = query.find("ds:Signature", NS) is not None and _verify_with(
+                body.decode(), self.sp_cert, NS["samlp"] + ":AttributeQuery")
+            with self._lock:
+                self.query_signatures.append(signed)
         with self._lock:
             self.queries.append((query_id, issuer, name_id))
             self._serial += 1
