@@ -105,6 +105,16 @@ class SamlSourceTest(unittest.TestCase):
         out = self.ws.run("check-config", check=0).stdout
         self.assertIn("saml-aa (saml)", out)
 
+    def test_check_config_refuses_metadata_without_a_signing_key(self):
+        path = os.path.join(self.ws.dir, "idp-metadata.xml")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace('use="signing"', 'use="encryption"'))
+        p = self.ws.run("check-config", check=2)
+        self.assertIn("no signing certificate", p.stderr)
+        self.assertIn("saml-aa", p.stderr)
+
     def test_unknown_principal_after_being_known_revokes_identity_deleted(self):
         person = self.tenant.people[0]
         del self.idp.people[person["email"]]
