@@ -7,6 +7,7 @@
 #include "connectors/file/file_source.h"
 #include "connectors/keycloak/keycloak_source.h"
 #include "connectors/okta/okta_source.h"
+#include "connectors/saml/saml_source.h"
 #include "connectors/scim/scim_source.h"
 
 namespace keywarden {
@@ -19,6 +20,7 @@ const std::vector<const SourceType*>& source_types() {
       &okta_source_type(),
       &entra_source_type(),
       &keycloak_source_type(),
+      &saml_source_type(),
   };
   return types;
 }

@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost1.74-dev libboost-system1.74-dev libssl-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
-  libcjose-dev liboauth2-dev libxmlsec1-dev libxml2-dev libsystemd-dev systemd
+  libcjose-dev liboauth2-dev libxmlsec1-dev libxml2-dev xmlsec1 libsystemd-dev systemd
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 curl ca-certificates wrk

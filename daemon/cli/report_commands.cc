@@ -3,12 +3,14 @@
 #include <sqlite3.h>
 
 #include <CLI/Version.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/version.hpp>
 #include <iostream>
 #include <set>
 #include <nlohmann/json.hpp>
 
 #include "daemon/app/daemon.h"
+#include "connectors/source_registry.h"
 #include "daemon/app/log.h"
 #include "daemon/app/plan_output.h"
 #include "daemon/cli/command_context.h"
@@ -44,6 +46,21 @@ int check_config_command(const GlobalOptions& g) {
   const SecretCheck secrets = check_secrets(config);
   for (const auto& w : secrets.warnings) std::cerr << "warning: " << w.format() << "\n";
   throw_if_any(secrets.errors);
+  // Building each source runs its own checks of what the config names
+  // (a saml source's IdP metadata and SP key pair); nothing is read or sent.
+  std::string problems;
+  boost::asio::io_context unused;
+  for (const auto& source : config.sources) {
+    try {
+      (void)make_source(source, unused.get_executor());
+    } catch (const std::invalid_argument& e) {
+      problems += config.file.string() + ": " + e.what() + "\n";
+    }
+  }
+  if (!problems.empty()) {
+    problems.pop_back();
+    throw UsageError{problems};
+  }
   std::cout << config.file.string() << ": OK, " << config.sources.size() << " source(s):";
   for (const auto& s : config.sources) std::cout << " " << s.name << " (" << s.type << ")";
   std::cout << "\n";

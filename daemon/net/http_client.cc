@@ -88,6 +88,10 @@ class HttpClient::Impl {
       } else {
         ssl_context_->set_verify_mode(ssl::verify_none);
       }
+      if (!tls.client_certificate_file.empty() || !tls.client_key_file.empty()) {
+        ssl_context_->use_certificate_chain_file(tls.client_certificate_file);
+        ssl_context_->use_private_key_file(tls.client_key_file, ssl::context::pem);
+      }
     }
   }
 

@@ -46,6 +46,12 @@ std::string printable_snippet(const std::string& body, size_t limit = 200);
 struct TlsOptions {
   std::string ca_file;  // extra PEM bundle; empty: system store only
   bool verify = true;
+  // A PEM certificate (chain) and its unencrypted PEM private key presented
+  // to servers that ask for a client certificate; both or neither. A file
+  // that cannot be loaded makes the constructor throw
+  // boost::system::system_error (OpenSSL's reason, never key material).
+  std::string client_certificate_file;
+  std::string client_key_file;
 };
 
 class HttpClient {

@@ -392,6 +392,25 @@ TEST_F(HttpClientTls, RejectsACertificateForAnotherHost) {
   EXPECT_EQ(get_over_tls("localhost", {.ca_file = ca_file_}), -1);
 }
 
+// A server that demands a client certificate (a SAML attribute authority
+// authenticating keywarden by TLS) gets the configured one.
+TEST_F(HttpClientTls, PresentsTheClientCertificateWhenAsked) {
+  use_certificate_for("localhost");
+  const TestCertificate client = make_self_signed("keywarden-client");
+  const std::string cert_file = ::testing::TempDir() + "keywarden_http_client_test_client.crt";
+  const std::string key_file = ::testing::TempDir() + "keywarden_http_client_test_client.key";
+  std::ofstream(cert_file) << client.cert_pem;
+  std::ofstream(key_file) << client.key_pem;
+  server_context_.add_certificate_authority(net::buffer(client.cert_pem));
+  server_context_.set_verify_mode(net::ssl::verify_peer | net::ssl::verify_fail_if_no_peer_cert);
+
+  EXPECT_EQ(get_over_tls("localhost", {.ca_file = ca_file_}), -1) << "no client certificate: refused";
+  EXPECT_EQ(get_over_tls("localhost", {.ca_file = ca_file_, .client_certificate_file = cert_file,
+                                       .client_key_file = key_file}),
+            200)
+      << last_error_;
+}
+
 TEST_F(HttpClientTls, VerificationCanBeTurnedOff) {
   use_certificate_for("other.example");
   EXPECT_EQ(get_over_tls("localhost", {.verify = false}), 200) << last_error_;
