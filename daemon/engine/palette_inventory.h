@@ -39,6 +39,10 @@ struct PaletteInventory {
   std::string tenant_uid;
   std::vector<PaletteKey> keys;
   std::unordered_map<std::string, PaletteUser> users_by_uid;
+  // Why the team listing could not be read ("" when it was). Teams are
+  // secondary: a failed team listing leaves every user's `teams` nullopt
+  // rather than failing the whole read, so leavers are still revoked.
+  std::string teams_error;
 };
 
 }  // namespace keywarden
