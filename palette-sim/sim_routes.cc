@@ -248,9 +248,9 @@ Response SimRoutes::list_users(const Request& req) {
 // never make them, and the call log shows any attempt with its 405.
 Response SimRoutes::teams(const Request& req, const std::vector<std::string>& seg) {
   if (req.method != "GET") return method_not_allowed(req);
-  const auto& teams = state_.teams();
+  const auto& all = state_.teams();
   if (seg.size() == 2) {
-    return list_page(req, teams.size(), [&](std::size_t i) { return state_.team_json(teams[i]); });
+    return list_page(req, all.size(), [&](std::size_t i) { return state_.team_json(all[i]); });
   }
   if (seg.size() != 3 || seg[2].empty()) return not_found("no such endpoint: " + req.path);
   const SimTeam* team = state_.find_team(seg[2]);
