@@ -165,7 +165,7 @@ TEST(PaletteClient, ReadsEveryUsersTeamsPagingTeamsWithContinue) {
 }
 
 TEST(PaletteClient, AFailedTeamListingLeavesTeamsUnknownAndStillReadsKeys) {
-  for (const std::string second_page : {std::string(R"({"code":"Forbidden","message":"no"})"),
+  for (const std::string& second_page : {std::string(R"({"code":"Forbidden","message":"no"})"),
                                         std::string(R"({"items":[{"metadata":{"uid":"t9"}}]})")}) {
     run_with_server([second_page](ScriptedHttpServer& server) -> net::awaitable<void> {
       server.handler = [second_page](const RecordedRequest& r) {
