@@ -231,7 +231,7 @@ TEST(PaletteClient, SendsApiKeyAndJsonHeadersButNeverProjectUid) {
     co_await client.set_key_active("k1", false);
     co_await client.delete_key("k1");
 
-    EXPECT_EQ(server.requests().size(), 7u);
+    EXPECT_EQ(server.requests().size(), 9u);  // info, 3 user pages, 2 team pages, keys, PUT, DELETE
     for (const RecordedRequest& r : server.requests()) {
       EXPECT_EQ(r.header("apikey"), kApiKey) << r.target;
       EXPECT_FALSE(r.has_header("projectuid")) << r.target;
@@ -239,7 +239,7 @@ TEST(PaletteClient, SendsApiKeyAndJsonHeadersButNeverProjectUid) {
       EXPECT_EQ(r.header("accept"), "application/json") << r.target;
       EXPECT_EQ(r.target.find("ApiKey"), std::string::npos) << "key in the URL: " << r.target;
     }
-    const RecordedRequest& put = server.requests().at(5);
+    const RecordedRequest& put = server.requests().at(7);
     EXPECT_EQ(put.header("content-type"), "application/json");
   });
 }
