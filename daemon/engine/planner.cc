@@ -357,7 +357,7 @@ class KeyJudge {
     const bool good_standing = standing.kind == OwnerStanding::Kind::entitled ||
                                (standing.kind == OwnerStanding::Kind::never_entitled &&
                                 policy_.never_entitled != OwnerPolicy::revoke);
-    if (teams.clear() && good_standing && policy_.reactivate_on_return && !expired(key) && !too_old(key) &&
+    if (teams.returned() && good_standing && policy_.reactivate_on_return && !expired(key) && !too_old(key) &&
         (!deadline || in_.now <= *deadline)) {
       v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source,
                              "no stale Palette team membership left (back in the group, or no longer in the team)");

@@ -58,6 +58,16 @@ TeamStanding TeamJudge::judge(const PaletteUser& user, const std::vector<const I
     bool rests_on_unhealthy = false;
     const IdentityRecord* left_by = nullptr;
     std::optional<Timestamp> left_at;
+    bool seen_in_group = false;
+    bool in_group_anywhere = false;
+    for (const auto* r : ids) {
+      for (const auto& m : r->memberships) {
+        if (m.group != team) continue;
+        seen_in_group = true;
+        if (!m.removed_at) in_group_anywhere = true;
+      }
+    }
+    if (seen_in_group && !in_group_anywhere) out.out_of_a_team_group = true;
     for (const auto* r : ids) {
       if (!source_has_group(r->source, team)) continue;
       if (unhealthy_.count(r->source)) rests_on_unhealthy = true;

@@ -51,13 +51,20 @@ struct TeamFinding {
 struct TeamStanding {
   bool teams_known = false;           // Palette's team listing was read
   std::vector<TeamFinding> findings;  // one per team the user left the group of, sorted by team
+  // Some team of the user is named like a group that one of the user's own
+  // identities left and is in nowhere now, whether or not that makes a
+  // finding (the group may look memberless, e.g. when only this user's
+  // identities were loaded for a push).
+  bool out_of_a_team_group = false;
 
   bool any(TeamMembershipState state) const;
   std::vector<StaleMembership> with_state(TeamMembershipState state) const;
-  // True when Palette's teams were read and no team of the user is stale,
-  // leaving or held: the user is back in every group, or no longer in the
-  // teams (SPEC §9's return).
-  bool clear() const { return teams_known && findings.empty(); }
+  // SPEC §9's return, on positive evidence only: Palette's teams were read,
+  // and for every team of the user whose group they were seen in, they are
+  // in that group now (or Palette no longer lists them in the team). Judged
+  // from the user's own identities, so it holds however many other
+  // identities the caller loaded.
+  bool returned() const { return teams_known && findings.empty() && !out_of_a_team_group; }
 };
 
 class TeamJudge {

@@ -213,6 +213,15 @@ TEST_F(StaleTeamsTest, RemovedFromTheTeamReactivates) {
   EXPECT_EQ(p.actions[0].reason, Reason::re_entitled);
 }
 
+TEST_F(StaleTeamsTest, NoReactivationWhenOnlyTheOwnersIdentitiesAreLoaded) {
+  // A push plans over the affected owner's identities alone: the group then
+  // looks memberless, which must not pass for a return.
+  policy_.stale_teams = OwnerPolicy::revoke;
+  revoked_k1(Reason::stale_team);
+  identities_.pop_back();  // bob's identity, the group's other member, not loaded
+  EXPECT_TRUE(plan().actions.empty());
+}
+
 TEST_F(StaleTeamsTest, NoReactivationWhenTeamsWereNotRead) {
   policy_.stale_teams = OwnerPolicy::revoke;
   revoked_k1(Reason::stale_team);
