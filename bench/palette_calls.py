@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Palette calls per full reconcile against the minimum of SPEC §7: one key
-listing, one user listing per 50 users, one call per action (plus the one
-GET /v1/users/info that tells keywarden who it is). Runs the real binaries:
+listing, one user listing per 50 users, one team listing per 50 teams (at
+least one), one call per action (plus the one GET /v1/users/info that tells
+keywarden who it is). Runs the real binaries:
 
     KEYWARDEN_BIN=build/daemon/keywarden PALETTE_SIM_BIN=build/palette-sim/palette-sim \\
         python3 bench/palette_calls.py
@@ -19,9 +20,14 @@ from palette_sim import PaletteSim  # noqa: E402
 from tenant import Tenant, identity  # noqa: E402
 
 
-def run(people, keys, leavers, rps):
+def run(people, keys, leavers, teams, rps):
     t = Tenant(people, keys, api_key=API_KEY, seed=99)
-    sim = PaletteSim(t.seed())  # the documented limits: 10 req/s, burst 50
+    seed = t.seed()
+    # Teams of about ten people each, round robin.
+    seed["teams"] = [{"uid": f"team{n:05d}", "name": f"team-{n}",
+                      "users": [p["uid"] for i, p in enumerate(t.people) if i % teams == n]}
+                     for n in range(teams)]
+    sim = PaletteSim(seed)  # the documented limits: 10 req/s, burst 50
     ws = Workspace(sim.url, palette={"requests_per_second": rps},
                    safety={"max_revocations": 100000, "max_revocations_percent": 100})
     try:
@@ -32,16 +38,16 @@ def run(people, keys, leavers, rps):
         calls = sim.calls()
         actions = len(mutating_calls(calls))
         users = people + 1
-        minimum = 1 + math.ceil(users / 50) + 1 + actions
+        minimum = 1 + math.ceil(users / 50) + max(1, math.ceil(teams / 50)) + 1 + actions
         throttled = sum(1 for c in calls if c["status"] == 429)
-        print(f"| {users} | {keys} | {actions} | {len(calls)} | {minimum} | {throttled} | {rps} | {elapsed:.1f} s |")
+        print(f"| {users} | {teams} | {keys} | {actions} | {len(calls)} | {minimum} | {throttled} | {rps} | {elapsed:.1f} s |")
     finally:
         sim.stop()
         ws.cleanup()
 
 
 if __name__ == "__main__":
-    print("| Palette users | keys | actions | calls made | minimum | 429s | requests_per_second | wall time |")
-    print("|---|---|---|---|---|---|---|---|")
-    run(people=129, keys=300, leavers=13, rps=5)
-    run(people=499, keys=1000, leavers=10, rps=5)
+    print("| Palette users | teams | keys | actions | calls made | minimum | 429s | requests_per_second | wall time |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    run(people=129, keys=300, leavers=13, teams=13, rps=5)
+    run(people=499, keys=1000, leavers=10, teams=60, rps=5)

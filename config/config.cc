@@ -596,6 +596,10 @@ class ConfigReader {
           [&](const toml::key&, const toml::node& v) {
             if (auto x = read_owner_policy(v, "never_entitled")) p.never_entitled = *x;
           }},
+         {"stale_teams",
+          [&](const toml::key&, const toml::node& v) {
+            if (auto x = read_owner_policy(v, "stale_teams")) p.stale_teams = *x;
+          }},
          {"max_key_age",
           [&](const toml::key&, const toml::node& v) {
             if (auto x = read_duration(v, "max_key_age", where, DurationRule::positive_or_off, "off"))

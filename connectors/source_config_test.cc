@@ -98,6 +98,7 @@ TEST_F(ConfigTest, MinimalFileLoadsWithSpecDefaults) {
   EXPECT_EQ(c.policy.owner_missing, OwnerPolicy::revoke);
   EXPECT_EQ(c.policy.unknown_owner, OwnerPolicy::report);
   EXPECT_EQ(c.policy.never_entitled, OwnerPolicy::report);
+  EXPECT_EQ(c.policy.stale_teams, OwnerPolicy::report);
   EXPECT_FALSE(c.policy.max_key_age);
   EXPECT_EQ(c.safety.max_revocations, 25);
   EXPECT_EQ(c.safety.max_revocations_percent, 10);
@@ -134,6 +135,7 @@ reactivate_on_return = false
 owner_missing = "report"
 unknown_owner = "revoke"
 never_entitled = "ignore"
+stale_teams = "revoke"
 max_key_age = "90d"
 exempt_users = ["  Bob@Example.COM "]
 exempt_keys = ["ci-*", "Break-Glass"]
@@ -196,6 +198,7 @@ poll_interval = "5m"
   EXPECT_EQ(c.policy.owner_missing, OwnerPolicy::report);
   EXPECT_EQ(c.policy.unknown_owner, OwnerPolicy::revoke);
   EXPECT_EQ(c.policy.never_entitled, OwnerPolicy::ignore);
+  EXPECT_EQ(c.policy.stale_teams, OwnerPolicy::revoke);
   EXPECT_EQ(c.policy.max_key_age, Duration{90 * 86400});
   EXPECT_EQ(c.policy.exempt_users, std::vector<std::string>{"bob@example.com"});
   EXPECT_EQ(c.policy.exempt_keys, (std::vector<std::string>{"ci-*", "Break-Glass"}));
@@ -448,6 +451,7 @@ TEST_F(ConfigTest, EnumValuesOutsideTheirChoicesAreErrors) {
       {"policy", "owner_missing = \"delete\"", "must be one of revoke | report | ignore"},
       {"policy", "unknown_owner = \"\"", "must be one of revoke | report | ignore"},
       {"policy", "never_entitled = \"Revoke\"", "must be one of revoke | report | ignore"},
+      {"policy", "stale_teams = \"delete\"", "must be one of revoke | report | ignore"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.line);

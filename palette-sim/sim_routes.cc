@@ -216,11 +216,13 @@ Response SimRoutes::api(const Request& req, Clock::time_point now) {
   if (!key_matches(key)) return v1_error(401, "Unauthorized", "invalid API key");
 
   auto segments = split_path(req.path);
-  if (segments.size() >= 2 && segments[0] == "v1" && (segments[1] == "users" || segments[1] == "apiKeys")) {
-    // Users and API keys are tenant-scoped; a project scope is a client bug.
+  if (segments.size() >= 2 && segments[0] == "v1" &&
+      (segments[1] == "users" || segments[1] == "apiKeys" || segments[1] == "teams")) {
+    // Users, teams and API keys are tenant-scoped; a project scope is a client bug.
     if (req.header("projectuid"))
       return bad_request("ProjectUid header is not allowed: " + segments[1] + " are tenant-scoped");
     if (segments[1] == "users") return users(req, segments);
+    if (segments[1] == "teams") return teams(req, segments);
     return api_keys(req, segments);
   }
   return not_found("no such endpoint: " + req.method + " " + req.path);
@@ -237,6 +239,26 @@ Response SimRoutes::users(const Request& req, const std::vector<std::string>& se
 }
 
 Response SimRoutes::list_users(const Request& req) {
+  auto users = state_.listed_users();
+  return list_page(req, users.size(), [&](std::size_t i) { return state_.user_json(*users[i]); });
+}
+
+// GET /v1/teams (paged like users) and GET /v1/teams/{uid}. Team changes
+// (PUT, PATCH, DELETE, POST /v1/teams) are not simulated: keywarden must
+// never make them, and the call log shows any attempt with its 405.
+Response SimRoutes::teams(const Request& req, const std::vector<std::string>& seg) {
+  if (req.method != "GET") return method_not_allowed(req);
+  const auto& all = state_.teams();
+  if (seg.size() == 2) {
+    return list_page(req, all.size(), [&](std::size_t i) { return state_.team_json(all[i]); });
+  }
+  if (seg.size() != 3 || seg[2].empty()) return not_found("no such endpoint: " + req.path);
+  const SimTeam* team = state_.find_team(seg[2]);
+  if (!team) return not_found("team " + seg[2] + " not found");
+  return json_response(200, state_.team_json(*team));
+}
+
+Response SimRoutes::list_page(const Request& req, std::size_t count, const std::function<Json(std::size_t)>& item) {
   std::size_t limit = kPageLimit;
   if (auto text = req.query_param("limit")) {
     auto v = parse_integer(*text);
@@ -254,11 +276,9 @@ Response SimRoutes::list_users(const Request& req) {
     offset = static_cast<std::size_t>(*v);
   }
 
-  auto users = state_.listed_users();
-  const std::size_t count = users.size();
   Json items = Json::array();
   std::size_t next = offset;
-  for (; next < count && next < offset + limit; ++next) items.push_back(state_.user_json(*users[next]));
+  for (; next < count && next < offset + limit; ++next) items.push_back(item(next));
   next = std::max(next, offset);
   // listmeta.offset is where the next page starts, as in the documented
   // example (first page of 117: continue -> offset 50, listmeta.offset 50).
@@ -342,6 +362,17 @@ Response SimRoutes::control(const Request& req) {
     if (p.starts_with("/__sim/users/") && m == "DELETE") {
       std::string uid = p.substr(std::string_view("/__sim/users/").size());
       if (!state_.delete_user(uid)) return not_found("user " + uid + " not found");
+      return no_content();
+    }
+    if (p == "/__sim/teams" && m == "POST") {
+      auto list = entries(req.body, "teams");
+      if (!list) return bad_request("body must be a team, a list of teams or {\"teams\": [...]}");
+      state_.upsert_teams(*list, wall_ms());
+      return no_content();
+    }
+    if (p.starts_with("/__sim/teams/") && m == "DELETE") {
+      std::string uid = p.substr(std::string_view("/__sim/teams/").size());
+      if (!state_.delete_team(uid)) return not_found("team " + uid + " not found");
       return no_content();
     }
     if (p == "/__sim/keys" && m == "POST") {

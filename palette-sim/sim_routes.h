@@ -10,6 +10,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -53,6 +54,10 @@ class SimRoutes {
   Response api(const Request& req, Clock::time_point now);
   Response users(const Request& req, const std::vector<std::string>& segments);
   Response list_users(const Request& req);
+  Response teams(const Request& req, const std::vector<std::string>& segments);
+  // One page of a list with listmeta (GET /v1/users, GET /v1/teams):
+  // `count` items, `item(i)` renders the i-th.
+  Response list_page(const Request& req, std::size_t count, const std::function<Json(std::size_t)>& item);
   Response api_keys(const Request& req, const std::vector<std::string>& segments);
   Response set_key_state(const Request& req, const std::string& uid);
 

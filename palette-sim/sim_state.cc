@@ -1,5 +1,6 @@
 #include "palette-sim/sim_state.h"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cstdio>
@@ -118,6 +119,34 @@ SimKey parse_key(const Json& j, std::int64_t now_ms, std::size_t index) {
   return k;
 }
 
+std::vector<std::string> read_uid_list(const Json& j, const char* key, const std::string& what) {
+  std::vector<std::string> out;
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return out;
+  if (!it->is_array()) bad(what, std::string("\"") + key + "\" must be an array of uids");
+  for (const auto& uid : *it) {
+    if (!uid.is_string() || uid.get<std::string>().empty())
+      bad(what, std::string("\"") + key + "\" must hold non-empty strings");
+    out.push_back(uid.get<std::string>());
+  }
+  return out;
+}
+
+SimTeam parse_team(const Json& j, std::int64_t now_ms, std::size_t index) {
+  std::string what = "teams[" + std::to_string(index) + "]";
+  if (!j.is_object()) bad(what, "must be an object");
+  SimTeam t;
+  t.uid = read_string(j, "uid", what, std::nullopt);
+  if (t.uid.empty()) bad(what, "\"uid\" is empty");
+  what += " (" + t.uid + ")";
+  t.name = read_string(j, "name", what, std::nullopt);
+  if (t.name.empty()) bad(what, "\"name\" is empty");
+  t.user_uids = read_uid_list(j, "users", what);
+  t.role_uids = read_uid_list(j, "roles", what);
+  t.created_ms = read_time(j, "createdAt", what).value_or(now_ms);
+  return t;
+}
+
 template <class T, class Parse>
 std::vector<T> parse_list(const Json& list, const char* what, std::int64_t now_ms, Parse parse) {
   if (!list.is_array()) bad(what, "must be an array");
@@ -195,6 +224,7 @@ SimState SimState::from_seed(const Json& seed, std::int64_t now_ms) {
   }
   st.upsert_users(seed.value("users", Json::array()), now_ms);
   st.upsert_keys(seed.value("keys", Json::array()), now_ms);
+  st.upsert_teams(seed.value("teams", Json::array()), now_ms);
   return st;
 }
 
@@ -248,6 +278,43 @@ Json SimState::user_json(const SimUser& u) const {
           {"spec",
            {{"emailId", u.email}, {"firstName", u.first_name}, {"lastName", u.last_name}, {"roles", Json::array()}}},
           {"status", status}};
+}
+
+Json SimState::team_json(const SimTeam& t) const {
+  Json users = Json::array();
+  for (const auto& uid : t.user_uids)
+    if (find_user(uid)) users.push_back(uid);
+  return {{"metadata",
+           {{"uid", t.uid},
+            {"name", t.name},
+            {"creationTimestamp", format_time_ms(t.created_ms)},
+            {"annotations", Json::object()}}},
+          {"spec", {{"users", std::move(users)}, {"roles", t.role_uids}, {"sources", Json::array()}}},
+          {"status", Json::object()}};
+}
+
+const SimTeam* SimState::find_team(std::string_view uid) const {
+  for (const auto& t : teams_)
+    if (t.uid == uid) return &t;
+  return nullptr;
+}
+
+void SimState::upsert_teams(const Json& list, std::int64_t now_ms) {
+  for (auto& t : parse_list<SimTeam>(list, "teams", now_ms, parse_team)) {
+    auto it = std::find_if(teams_.begin(), teams_.end(), [&](const SimTeam& e) { return e.uid == t.uid; });
+    if (it != teams_.end()) {
+      *it = std::move(t);
+    } else {
+      teams_.push_back(std::move(t));
+    }
+  }
+}
+
+bool SimState::delete_team(std::string_view uid) {
+  auto it = std::find_if(teams_.begin(), teams_.end(), [&](const SimTeam& e) { return e.uid == uid; });
+  if (it == teams_.end()) return false;
+  teams_.erase(it);
+  return true;
 }
 
 Json SimState::key_json(const SimKey& k) const {
@@ -335,10 +402,13 @@ Json SimState::dump() const {
                     {"createdAt", format_time_ms(k.created_ms)},
                     {"lastModified", format_time_ms(k.modified_ms)},
                     {"expiry", format_time_ms(k.expiry_ms)}});
+  Json teams = Json::array();
+  for (const auto& t : teams_) teams.push_back({{"uid", t.uid}, {"name", t.name}, {"users", t.user_uids}});
   return {{"self",
            {{"userUid", self_.user_uid}, {"tenantUid", self_.tenant_uid}, {"orgName", self_.org_name}}},
           {"users", users},
-          {"keys", keys}};
+          {"keys", keys},
+          {"teams", teams}};
 }
 
 }  // namespace palette_sim

@@ -1,6 +1,6 @@
 // The simulated tenant: its users and API keys, loaded from a seed document
 // and changed by API calls and control requests. Renders the Palette JSON
-// shapes of reference/palette-api.md (v1User, v1ApiKey, v1UserInfo).
+// shapes of reference/palette-api.md (v1User, v1ApiKey, v1UserInfo, v1Team).
 //
 // Not thread-safe: the simulator runs on one I/O thread. Times are wall-clock
 // milliseconds since the Unix epoch, passed in by the caller.
@@ -49,6 +49,15 @@ struct SimKey {
   std::int64_t expiry_ms = 0;
 };
 
+// A Palette team (v1Team). Members are user uids (spec.users).
+struct SimTeam {
+  std::string uid;
+  std::string name;
+  std::vector<std::string> user_uids;
+  std::vector<std::string> role_uids;
+  std::int64_t created_ms = 0;
+};
+
 struct SimSelf {
   std::string user_uid;
   std::string tenant_uid;
@@ -77,7 +86,14 @@ class SimState {
   std::vector<const SimKey*> listed_keys() const;
   SimKey* find_key(std::string_view uid);  // nullptr when unknown or deleted
 
+  // Teams in seed/insertion order.
+  const std::vector<SimTeam>& teams() const { return teams_; }
+
   Json user_json(const SimUser& user) const;  // v1User
+  // v1Team. spec.users leaves out deleted users: Palette's user deletion
+  // removes the user "from the tenant and all associated teams".
+  Json team_json(const SimTeam& team) const;
+  const SimTeam* find_team(std::string_view uid) const;  // nullptr when unknown
   Json key_json(const SimKey& key) const;     // v1ApiKey
 
   // --- changes -------------------------------------------------------------
@@ -94,6 +110,12 @@ class SimState {
   // Adds keys, or replaces those with the same uid. Like upsert_users.
   void upsert_keys(const Json& keys, std::int64_t now_ms);
 
+  // Adds teams, or replaces those with the same uid (its members with them).
+  // Entries as in the seed's "teams". All-or-nothing, like upsert_users.
+  void upsert_teams(const Json& teams, std::int64_t now_ms);
+  // Removes the team. False when unknown.
+  bool delete_team(std::string_view uid);
+
   // The whole tenant for GET /__sim/state, deleted entries included.
   Json dump() const;
 
@@ -106,6 +128,7 @@ class SimState {
   // Entries are never erased (deletion is a flag), so indexes stay valid.
   std::vector<SimUser> users_;
   std::vector<SimKey> keys_;
+  std::vector<SimTeam> teams_;  // erased on delete: nothing indexes it
   std::unordered_map<std::string, std::size_t> user_index_;
   std::unordered_map<std::string, std::size_t> key_index_;
 };

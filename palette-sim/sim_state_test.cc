@@ -131,6 +131,42 @@ TEST(SimStateTest, FailedUpsertChangesNothing) {
   EXPECT_EQ(st.find_key("new"), nullptr);
 }
 
+TEST(SimStateTest, TeamHasTheDocumentedShapeAndOmitsDeletedUsers) {
+  Json with_teams = seed();
+  with_teams["teams"] = Json::parse(R"([
+    {"uid": "t1", "name": "palette-admins", "users": ["aaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbb"],
+     "roles": ["r1"], "createdAt": "2024-09-16T14:46:28.677Z"},
+    {"uid": "t2", "name": "viewers"}])");
+  auto st = SimState::from_seed(with_teams, kNow);
+  ASSERT_EQ(st.teams().size(), 2u);
+  // v1Team {metadata, spec{users[uids], roles[uids], sources[]}, status{}} (reference §3.1).
+  EXPECT_EQ(st.team_json(st.teams()[0]), Json::parse(R"({
+    "metadata": {"uid": "t1", "name": "palette-admins", "creationTimestamp": "2024-09-16T14:46:28.677Z",
+                 "annotations": {}},
+    "spec": {"users": ["aaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbb"], "roles": ["r1"], "sources": []},
+    "status": {}})"));
+  EXPECT_EQ(st.team_json(st.teams()[1])["spec"]["users"], Json::array());
+  // Deleting a user takes them out of every team (reference §3.1, DELETE /v1/users/{uid}).
+  ASSERT_TRUE(st.delete_user("bbbbbbbbbbbbbbbbbbbbbbbb"));
+  EXPECT_EQ(st.team_json(*st.find_team("t1"))["spec"]["users"], Json::array({"aaaaaaaaaaaaaaaaaaaaaaaa"}));
+}
+
+TEST(SimStateTest, TeamsAreReplacedAndDeletedAllOrNothing) {
+  auto st = SimState::from_seed(seed(), kNow);
+  st.upsert_teams(Json::parse(R"([{"uid": "t1", "name": "ops", "users": ["aaaaaaaaaaaaaaaaaaaaaaaa"]}])"), kNow);
+  st.upsert_teams(Json::parse(R"([{"uid": "t1", "name": "ops", "users": []}])"), kNow);
+  ASSERT_EQ(st.teams().size(), 1u);
+  EXPECT_TRUE(st.teams()[0].user_uids.empty());
+  EXPECT_THROW(st.upsert_teams(Json::parse(R"([{"uid": "t2", "name": "x"}, {"uid": "t3"}])"), kNow),
+               std::invalid_argument);  // no name
+  EXPECT_THROW(st.upsert_teams(Json::parse(R"([{"uid": "t2", "name": "x", "users": "u1"}])"), kNow),
+               std::invalid_argument);
+  EXPECT_EQ(st.find_team("t2"), nullptr);
+  EXPECT_TRUE(st.delete_team("t1"));
+  EXPECT_FALSE(st.delete_team("t1"));
+  EXPECT_TRUE(st.teams().empty());
+}
+
 TEST(ContinueTokenTest, MatchesTheDocumentedExample) {
   // reference/palette-api.md §3.4: first page of 117 users.
   EXPECT_EQ(SimRoutes::encode_continue(50, 117), "eyJvZmZzZXQiOjUwLCJjb3VudCI6MTE3LCJ0b2tlbiI6IiJ9");

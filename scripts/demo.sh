@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 kw=./build/daemon/keywarden
 sim=./build/palette-sim/palette-sim
 rm -rf demo-state && mkdir -p demo-state
+cp demo/identities.json demo-state/identities.json
 export PALETTE_API_KEY=demo-palette-admin-key-0123456789
 export SCIM_TOKEN=demo-scim-bearer-token-0123456789
 
@@ -50,6 +51,24 @@ step "keywarden sync --yes: delete the keys revoked 15s ago"
 $kw -c demo/keywarden.toml sync --yes
 step "Palette's keys now"
 keys_in_palette
+
+step "Erin moves from palette-admins to engineering in the IdP; Palette keeps her in its palette-admins team until she logs in"
+python3 - demo-state/identities.json <<'PY'
+import json, sys
+path = sys.argv[1]
+with open(path) as f:
+    doc = json.load(f)
+for user in doc["users"]:
+    if user["id"] == "00u5erin":
+        user["groups"] = ["palette-users", "engineering"]
+with open(path, "w") as f:
+    json.dump(doc, f)
+PY
+step "keywarden plan: erin's admin team membership is stale (stale_teams = \"report\": listed, nothing revoked)"
+$kw -c demo/keywarden.toml plan
+$kw -c demo/keywarden.toml sync --yes
+step "keywarden status lists it too"
+$kw -c demo/keywarden.toml status
 
 step "keywarden run: the daemon, with a SCIM endpoint that Entra ID or Okta pushes to"
 KEYWARDEN_PORT_FILE=demo-state/daemon.port $kw -c demo/keywarden.toml run 2>demo-state/daemon.log &

@@ -255,8 +255,13 @@ net::awaitable<void> Daemon::full_reconcile() {
   const Timestamp now = now_utc();
   resync_sources_.clear();
   std::string result = "ok";
+  std::optional<std::vector<StaleMembership>> stale_teams;  // set when a full plan was made
   try {
     PaletteInventory inventory = co_await palette_->read_inventory();
+    if (!inventory.teams_error.empty()) {
+      logger().warn("Palette teams not read; stale team memberships unknown this time",
+                    {{"error", inventory.teams_error}});
+    }
     ExecutionReport resumed = co_await reconciler_->executor().resume_pending(inventory);
     apply_to_inventory(inventory, resumed.completed);
     const auto reads = co_await reconciler_->read_sources(inventory, now);
@@ -269,6 +274,7 @@ net::awaitable<void> Daemon::full_reconcile() {
     } else {
       auto planned = plan_off_thread(inventory, now);
       Plan plan = co_await std::move(planned);
+      stale_teams = plan.stale_teams;
       auto settled = reconciler_->settle(std::move(plan), inventory, now);
       const ReconcileOutcome outcome = co_await std::move(settled);
       result = outcome.result;
@@ -285,7 +291,11 @@ net::awaitable<void> Daemon::full_reconcile() {
   last_result_ = result;
   {
     Reconciler* reconciler = reconciler_.get();
-    auto op = run_blocking([reconciler, id = last_plan_id_, result, done] { reconciler->record_result(id, result, done); });
+    Store* store = store_.get();
+    auto op = run_blocking([reconciler, store, stale = std::move(stale_teams), id = last_plan_id_, result, done] {
+      reconciler->record_result(id, result, done);
+      if (stale) store->replace_stale_team_memberships(*stale, done);  // SPEC §9, for `status`
+    });
     co_await std::move(op);
   }
   co_await upkeep();

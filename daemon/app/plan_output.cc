@@ -16,6 +16,11 @@ nlohmann::json action_to_json(const Action& a) {
           {"source", a.source},          {"detail", a.detail}};
 }
 
+nlohmann::json stale_membership_to_json(const StaleMembership& m) {
+  return {{"owner_uid", m.owner_uid}, {"owner_email", m.owner_email}, {"team", m.team},
+          {"source", m.source},       {"group", m.group},             {"left_at", format_rfc3339(m.left_at)}};
+}
+
 nlohmann::json plan_to_json(const Plan& plan, const std::vector<SourceReadOutcome>& reads) {
   nlohmann::json actions = nlohmann::json::array();
   for (const auto& a : plan.actions) actions.push_back(action_to_json(a));
@@ -26,6 +31,8 @@ nlohmann::json plan_to_json(const Plan& plan, const std::vector<SourceReadOutcom
     j["held_because"] = v.note;
     held.push_back(std::move(j));
   }
+  nlohmann::json stale_teams = nlohmann::json::array();
+  for (const auto& m : plan.stale_teams) stale_teams.push_back(stale_membership_to_json(m));
   nlohmann::json sources = nlohmann::json::array();
   for (const auto& r : reads) {
     sources.push_back({{"source", r.source}, {"ok", r.ok}, {"identities", r.identities}, {"error", null_if_empty(r.error)}});
@@ -35,6 +42,7 @@ nlohmann::json plan_to_json(const Plan& plan, const std::vector<SourceReadOutcom
           {"blocked", plan.blocked},
           {"block_reason", null_if_empty(plan.block_reason)},
           {"actions", std::move(actions)},
+          {"stale_teams", stale_teams},
           {"held", std::move(held)},
           {"sources", std::move(sources)}};
 }
@@ -60,6 +68,9 @@ nlohmann::json verdict_to_json(const KeyVerdict& v) {
                       {"identity", null_if_empty(v.identity)}, {"active", v.key_active},
                       {"verdict", to_string(v.kind)},          {"note", v.note}};
   j["action"] = v.action ? action_to_json(*v.action) : nlohmann::json();
+  nlohmann::json stale_teams = nlohmann::json::array();
+  for (const auto& m : v.stale_teams) stale_teams.push_back(stale_membership_to_json(m));
+  j["stale_teams"] = std::move(stale_teams);
   return j;
 }
 
@@ -107,6 +118,18 @@ void print_plan_table(std::ostream& out, const Plan& plan, const std::vector<Sou
     out << "held back (a source they rest on is unhealthy): " << held.size() << "\n";
     print_table(out, {"ACTION", "KEY", "NAME", "OWNER", "REASON", "WHY"}, held);
   }
+  print_stale_teams_table(out, plan.stale_teams);
+}
+
+void print_stale_teams_table(std::ostream& out, const std::vector<StaleMembership>& stale) {
+  if (stale.empty()) return;
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : stale) {
+    rows.push_back({m.owner_email.empty() ? m.owner_uid : m.owner_email, m.team, m.source, m.group,
+                    format_rfc3339(m.left_at)});
+  }
+  out << "stale Palette team memberships (left the IdP group, still in the team): " << stale.size() << "\n";
+  print_table(out, {"OWNER", "TEAM", "SOURCE", "GROUP", "LEFT AT"}, rows);
 }
 
 void print_verdict_table(std::ostream& out, const std::vector<KeyVerdict>& verdicts) {
@@ -118,6 +141,14 @@ void print_verdict_table(std::ostream& out, const std::vector<KeyVerdict>& verdi
                     v.note});
   }
   print_table(out, {"KEY", "NAME", "OWNER", "IDENTITY", "STATE", "VERDICT", "NOTE"}, rows);
+  std::vector<StaleMembership> stale;
+  for (const auto& v : verdicts) {
+    for (const auto& m : v.stale_teams) {
+      if (std::find(stale.begin(), stale.end(), m) == stale.end()) stale.push_back(m);
+    }
+  }
+  if (!stale.empty()) out << "\n";
+  print_stale_teams_table(out, stale);
 }
 
 void print_audit_table(std::ostream& out, const std::vector<AuditEntry>& entries) {

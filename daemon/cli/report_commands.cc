@@ -113,9 +113,14 @@ int status_command(const GlobalOptions& g, bool json) {
             {"plan_id", store.get_value("reconcile", "last_plan_id").value_or("")},
             {"result", store.get_value("reconcile", "last_result").value_or("")}};
   }
+  // SPEC §9, as the last full reconcile found them.
+  const auto stale = store.stale_team_memberships();
+  nlohmann::json stale_teams = nlohmann::json::array();
+  for (const auto& m : stale.memberships) stale_teams.push_back(stale_membership_to_json(m));
   const nlohmann::json out = {{"sources", sources},
                               {"pending_actions", pending},
                               {"quarantined_plans", quarantine},
+                              {"stale_teams", stale_teams},
                               {"last_reconcile", last}};
   if (json) {
     std::cout << out.dump(2) << std::endl;
@@ -141,6 +146,11 @@ int status_command(const GlobalOptions& g, bool json) {
   for (const auto& q : quarantine) {
     std::cout << "  " << q["plan_id"].get<std::string>() << "  " << q["created_at"].get<std::string>() << "  "
               << q["actions"].get<size_t>() << " action(s): " << q["reason"].get<std::string>() << "\n";
+  }
+  if (stale.memberships.empty()) {
+    std::cout << "stale Palette team memberships: 0\n";
+  } else {
+    print_stale_teams_table(std::cout, stale.memberships);
   }
   std::cout << "last reconcile: "
             << (last.is_null() ? std::string("never")

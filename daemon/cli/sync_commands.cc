@@ -75,6 +75,7 @@ int sync_command(const GlobalOptions& g, bool yes) {
     return yes || confirm_on_terminal(plan);
   };
   const ReconcileOutcome out = ctx.run(reconciler.settle(reconciler.plan(p.inventory, now), p.inventory, now, options));
+  ctx.store().replace_stale_team_memberships(out.plan.stale_teams, now);  // SPEC §9, for `status`
   if (out.result == "quarantined") {
     print_plan_table(std::cout, out.plan, p.reads);
     std::cout << "nothing was changed; review with `keywarden status`, then `keywarden approve " << out.plan.plan_id

@@ -23,6 +23,7 @@ enum class Reason {
   never_entitled,
   grace_elapsed,
   re_entitled,
+  stale_team,
 };
 
 std::string_view to_string(ActionKind k);   // "revoke" | "reactivate" | "delete"
@@ -39,6 +40,19 @@ struct Action {
   Reason reason = Reason::identity_inactive;
   std::string source;  // the source whose facts led here; empty when Palette alone did
   std::string detail;  // human wording, e.g. "status DEPROVISIONED since 2026-11-26T09:58:01Z"
+};
+
+// SPEC §9: a Palette user still in `team`, whose identity in `source` was
+// seen in `group` (the group matching the team) and left it at `left_at`.
+struct StaleMembership {
+  std::string owner_uid;
+  std::string owner_email;
+  std::string team;
+  std::string source;
+  std::string group;
+  Timestamp left_at{};
+
+  friend bool operator==(const StaleMembership&, const StaleMembership&) = default;
 };
 
 // What the engine thinks of one key. Every key gets a verdict; only `act`
@@ -66,6 +80,9 @@ struct KeyVerdict {
   VerdictKind kind = VerdictKind::keep;
   std::optional<Action> action;     // set for act, held and report (the action not taken)
   std::string note;                 // why, for humans
+  // The owner's stale team memberships (SPEC §9), listed under the
+  // stale_teams policies report and revoke; empty under ignore.
+  std::vector<StaleMembership> stale_teams;
 };
 
 // The keys keywarden revoked itself: the only ones it may reactivate or delete.
@@ -81,6 +98,8 @@ struct Plan {
   Timestamp generated_at{};
   std::vector<KeyVerdict> verdicts;
   std::vector<Action> actions;      // the act verdicts' actions, in verdict order
+  // The verdicts' stale team memberships, each once, in verdict order.
+  std::vector<StaleMembership> stale_teams;
   bool blocked = false;             // the safety gate quarantined it
   std::string block_reason;
 };

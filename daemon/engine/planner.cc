@@ -1,5 +1,7 @@
 #include "daemon/engine/planner.h"
 
+#include "daemon/engine/stale_teams.h"
+
 #include <fnmatch.h>
 
 #include <algorithm>
@@ -172,7 +174,8 @@ bool revoke_reason_allows_return(Reason r) {
 class KeyJudge {
  public:
   explicit KeyJudge(const PlanInput& in)
-      : in_(in), policy_(*in.policy), owners_(*in.policy, in.unhealthy_sources) {
+      : in_(in), policy_(*in.policy), owners_(*in.policy, in.unhealthy_sources),
+        teams_(*in.inventory, *in.identities, in.unhealthy_sources, in.policy->revoke_after, in.now) {
     for (const auto& r : *in.identities) {
       if (!r.email.empty()) by_email_[r.email].push_back(&r);
     }
@@ -205,7 +208,7 @@ class KeyJudge {
     if (!standing.identity.empty()) v.identity = standing.identity;
 
     if (ours && !key.active) {
-      judge_revoked_by_us(key, *ours, standing, v);
+      judge_revoked_by_us(key, *ours, *owner, standing, v);
       return v;
     }
     if (!key.active) {
@@ -214,6 +217,7 @@ class KeyJudge {
       return v;
     }
     judge_active_key(key, standing, v);
+    apply_stale_teams(key, *owner, v);
     if ((v.kind == VerdictKind::keep || v.kind == VerdictKind::report) && too_old(key)) {
       v.kind = VerdictKind::act;
       v.action = make_action(ActionKind::revoke, key, v, Reason::key_too_old, "",
@@ -234,6 +238,18 @@ class KeyJudge {
       if (key_name_matches(pattern, key.name)) return "exempt key name (" + pattern + ")";
     }
     return std::nullopt;
+  }
+
+  const std::vector<const IdentityRecord*>& identities_of(const std::string& email) const {
+    static const std::vector<const IdentityRecord*> kNone;
+    const auto it = by_email_.find(email);
+    return it == by_email_.end() ? kNone : it->second;
+  }
+
+  const TeamStanding& team_standing_of(const PaletteUser& owner) {
+    auto it = team_standings_.find(owner.uid);
+    if (it != team_standings_.end()) return it->second;
+    return team_standings_.emplace(owner.uid, teams_.judge(owner, identities_of(owner.email))).first->second;
   }
 
   const OwnerStanding& standing_of(const std::string& email) {
@@ -304,12 +320,20 @@ class KeyJudge {
 
   // A key keywarden revoked and that is still inactive: reactivate on return
   // within the grace, delete once the grace is over, otherwise wait.
-  void judge_revoked_by_us(const PaletteKey& key, const RevokedKeyRecord& ours, const OwnerStanding& standing,
-                           KeyVerdict& v) const {
+  void judge_revoked_by_us(const PaletteKey& key, const RevokedKeyRecord& ours, const PaletteUser& owner,
+                           const OwnerStanding& standing, KeyVerdict& v) {
     const std::optional<Timestamp> deadline =
         policy_.delete_after ? std::optional<Timestamp>(ours.revoked_at + *policy_.delete_after) : std::nullopt;
+    if (ours.reason == Reason::stale_team) {
+      judge_revoked_for_stale_team(key, ours, owner, standing, deadline, v);
+      return;
+    }
+    // Reactivating a key that the stale-team rule would revoke again at once
+    // would only make it flap.
+    const bool stale_team_revoke_due = policy_.stale_teams == OwnerPolicy::revoke &&
+                                       team_standing_of(owner).any(TeamMembershipState::stale);
     if (standing.kind == OwnerStanding::Kind::entitled && policy_.reactivate_on_return &&
-        revoke_reason_allows_return(ours.reason) && !expired(key) && !too_old(key) &&
+        revoke_reason_allows_return(ours.reason) && !expired(key) && !too_old(key) && !stale_team_revoke_due &&
         (!deadline || standing.since < *deadline)) {
       v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source,
                              "entitled again since " + format_rfc3339(standing.since));
@@ -319,6 +343,82 @@ class KeyJudge {
       return;
     }
     judge_delete_due(key, ours, standing.rests_on_unhealthy, v);
+  }
+
+  // SPEC §9 with §4 step 6: a key revoked for a stale team membership comes
+  // back once no team of the owner is stale any more (back in the group, or
+  // Palette no longer lists them in the team), if the owner is otherwise in
+  // good standing. When Palette's teams were not read, nothing is known:
+  // the key stays revoked.
+  void judge_revoked_for_stale_team(const PaletteKey& key, const RevokedKeyRecord& ours, const PaletteUser& owner,
+                                    const OwnerStanding& standing, const std::optional<Timestamp>& deadline,
+                                    KeyVerdict& v) {
+    const TeamStanding& teams = team_standing_of(owner);
+    const bool good_standing = standing.kind == OwnerStanding::Kind::entitled ||
+                               (standing.kind == OwnerStanding::Kind::never_entitled &&
+                                policy_.never_entitled != OwnerPolicy::revoke);
+    if (teams.returned() && good_standing && policy_.reactivate_on_return && !expired(key) && !too_old(key) &&
+        (!deadline || in_.now <= *deadline)) {
+      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source,
+                             "no stale Palette team membership left (back in the group, or no longer in the team)");
+      v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
+      v.note = standing.rests_on_unhealthy ? "team membership no longer stale; held: a source is unhealthy"
+                                           : "team membership no longer stale, within the grace";
+      return;
+    }
+    if (policy_.stale_teams != OwnerPolicy::ignore) v.stale_teams = teams.with_state(TeamMembershipState::stale);
+    judge_delete_due(key, ours, standing.rests_on_unhealthy, v);
+  }
+
+  // SPEC §9 on an active key whose owner is otherwise kept (or only
+  // reported): list the owner's stale team memberships, and under
+  // stale_teams = revoke, revoke the key for them.
+  void apply_stale_teams(const PaletteKey& key, const PaletteUser& owner, KeyVerdict& v) {
+    if (policy_.stale_teams == OwnerPolicy::ignore) return;
+    if (v.kind != VerdictKind::keep && v.kind != VerdictKind::report) return;
+    const TeamStanding& teams = team_standing_of(owner);
+    v.stale_teams = teams.with_state(TeamMembershipState::stale);
+    const bool revoke = policy_.stale_teams == OwnerPolicy::revoke;
+    if (v.stale_teams.empty()) {
+      if (!revoke || v.kind != VerdictKind::keep) return;
+      if (const auto held = teams.with_state(TeamMembershipState::held); !held.empty()) {
+        v.kind = VerdictKind::held;
+        v.action = make_action(ActionKind::revoke, key, v, Reason::stale_team, held.front().source,
+                               describe_stale_teams(held));
+        v.note = "stale Palette team membership; held: a source is unhealthy";
+      } else if (const auto leaving = teams.with_state(TeamMembershipState::leaving); !leaving.empty()) {
+        v.kind = VerdictKind::waiting;
+        v.note = "left the group of Palette team " + leaving.front().team + " at " +
+                 format_rfc3339(leaving.front().left_at) + "; revoke at " +
+                 format_rfc3339(leaving.front().left_at + policy_.revoke_after);
+      }
+      return;
+    }
+    Action action = make_action(ActionKind::revoke, key, v, Reason::stale_team, v.stale_teams.front().source,
+                                describe_stale_teams(v.stale_teams));
+    if (!revoke) {
+      if (v.kind == VerdictKind::keep) {
+        v.kind = VerdictKind::report;
+        v.action = std::move(action);
+        v.note = "stale Palette team membership; policy report";
+      } else {
+        v.note += "; stale Palette team membership";
+      }
+      return;
+    }
+    v.kind = VerdictKind::act;
+    v.action = std::move(action);
+    v.note = "stale Palette team membership";
+  }
+
+  static std::string describe_stale_teams(const std::vector<StaleMembership>& stale) {
+    std::string out;
+    for (const auto& m : stale) {
+      if (!out.empty()) out += "; ";
+      out += "Palette team " + m.team + ": left group " + m.group + " in " + m.source + " at " +
+             format_rfc3339(m.left_at);
+    }
+    return out;
   }
 
   void judge_delete_due(const PaletteKey& key, const RevokedKeyRecord& ours, bool rests_on_unhealthy,
@@ -389,6 +489,8 @@ class KeyJudge {
   const PlanInput& in_;
   const Policy& policy_;
   OwnerJudge owners_;
+  TeamJudge teams_;
+  std::unordered_map<std::string, TeamStanding> team_standings_;  // by owner uid
   std::unordered_map<std::string, std::vector<const IdentityRecord*>> by_email_;
   std::unordered_map<std::string, OwnerStanding> standings_;
   std::unordered_set<std::string> exempt_users_;
@@ -415,6 +517,11 @@ Plan make_plan(std::string plan_id, Timestamp now, std::vector<KeyVerdict> verdi
   plan.verdicts = std::move(verdicts);
   for (const auto& v : plan.verdicts) {
     if (v.kind == VerdictKind::act && v.action) plan.actions.push_back(*v.action);
+    for (const auto& m : v.stale_teams) {
+      if (std::find(plan.stale_teams.begin(), plan.stale_teams.end(), m) == plan.stale_teams.end()) {
+        plan.stale_teams.push_back(m);
+      }
+    }
   }
   return plan;
 }

@@ -28,6 +28,7 @@ struct Policy {
   std::optional<Duration> max_key_age;  // nullopt: off
   std::vector<std::string> exempt_users;  // emails, normalized by the loader
   std::vector<std::string> exempt_keys;   // fnmatch globs on the key name
+  OwnerPolicy stale_teams = OwnerPolicy::report;  // SPEC §9
 };
 
 struct SafetyLimits {

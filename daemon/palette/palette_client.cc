@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <type_traits>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "daemon/net/http_client.h"
@@ -121,6 +122,13 @@ class PaletteClient::Impl {
       if (token.empty()) break;
     }
 
+    try {
+      co_await read_teams(inventory);
+    } catch (const PaletteError& e) {
+      inventory.teams_error = e.what();
+      for (auto& [uid, user] : inventory.users_by_uid) user.teams.reset();
+    }
+
     token.clear();
     seen_tokens.clear();
     for (int page = 0;; ++page) {
@@ -133,6 +141,33 @@ class PaletteClient::Impl {
       if (token.empty()) break;
     }
     co_return inventory;
+  }
+
+  // Pages through GET /v1/teams (50 a page, like users) and gives every user
+  // of `inventory` the sorted names of the teams that list them. All pages or
+  // nothing: a user is never seen as out of a team because a page was lost.
+  net::awaitable<void> read_teams(PaletteInventory& inventory) {
+    std::unordered_map<std::string, std::vector<std::string>> teams_of_user;
+    std::string token;
+    std::unordered_set<std::string> seen_tokens;
+    for (int page = 0;; ++page) {
+      const std::string target = "/v1/teams?limit=50" + (token.empty() ? "" : "&continue=" + url_encode(token));
+      check_paging(page, token, seen_tokens, "GET", target);
+      const Answer answer = co_await call("GET", target, "", false);
+      PaletteTeamsPage teams = parse_answer(answer, "GET", target, parse_teams_page);
+      for (const PaletteTeam& team : teams.teams) {
+        for (const std::string& uid : team.user_uids) teams_of_user[uid].push_back(team.name);
+      }
+      token = std::move(teams.continue_token);
+      if (token.empty()) break;
+    }
+    for (auto& [uid, user] : inventory.users_by_uid) {
+      auto found = teams_of_user.find(uid);
+      std::vector<std::string> names = found == teams_of_user.end() ? std::vector<std::string>{} : std::move(found->second);
+      std::sort(names.begin(), names.end());
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+      user.teams = std::move(names);
+    }
   }
 
   net::awaitable<MutationResult> set_key_active(std::string key_uid, bool active) {

@@ -73,9 +73,14 @@ class PaletteClient {
   PaletteClient(const PaletteClient&) = delete;
   PaletteClient& operator=(const PaletteClient&) = delete;
 
-  // GET /v1/users/info, GET /v1/users (limit=50, following `continue`), and
-  // GET /v1/apiKeys (following listmeta.continue if it ever appears).
-  // Throws PaletteError on failure: a partial inventory is never returned.
+  // GET /v1/users/info, GET /v1/users (limit=50, following `continue`),
+  // GET /v1/teams (likewise) and GET /v1/apiKeys (following
+  // listmeta.continue if it ever appears). Throws PaletteError on failure: a
+  // partial inventory is never returned. The one exception is the team
+  // listing: when it fails, every user's `teams` stays nullopt and
+  // `teams_error` says why (teams only ever add stale-team findings, so
+  // without them keywarden knows less but decides nothing wrong).
+  // keywarden only reads teams; it never edits one.
   boost::asio::awaitable<PaletteInventory> read_inventory();
 
   // PUT /v1/apiKeys/{uid}/state with {"isActive": false|true}, always written out.

@@ -67,6 +67,14 @@ std::string list(const std::vector<std::string>& items, const std::string& conti
   return out;
 }
 
+std::string team(const std::string& uid, const std::string& name, const std::vector<std::string>& users) {
+  // v1Team: spec.users are uids; roles and sources are there too.
+  return json{{"metadata", {{"uid", uid}, {"name", name}, {"annotations", json::object()}}},
+              {"spec", {{"users", users}, {"roles", {"role-1"}}, {"sources", json::array()}}},
+              {"status", json::object()}}
+      .dump();
+}
+
 const std::string kUserInfo = R"({"orgName":"acme","tenantUid":"tenant-1","userUid":"self"})";
 
 // A tenant with three pages of users and one page of keys. The first
@@ -84,6 +92,13 @@ ScriptedReply tenant(const RecordedRequest& request) {
   }
   if (t == "/v1/users?limit=50&continue=tok2") {
     return ScriptedReply::json(200, list({user("u3", "  Carol@Example.COM ")}));
+  }
+  if (t == "/v1/teams?limit=50") {
+    return ScriptedReply::json(200, list({team("t1", "palette-admins", {"u1", "u3"}), team("t2", "viewers", {})},
+                                         "teams/2"));
+  }
+  if (t == "/v1/teams?limit=50&continue=teams%2F2") {
+    return ScriptedReply::json(200, list({team("t3", "Ops", {"u1", "removed-user"})}));
   }
   if (t == "/v1/apiKeys") {
     return ScriptedReply::json(200, list({key("k1", "u1", "0001-01-01T00:00:00.000Z"),
@@ -128,9 +143,46 @@ TEST(PaletteClient, ReadsTheInventoryPagingUsersWithContinue) {
     for (const RecordedRequest& r : server.requests()) targets.push_back(r.target);
     EXPECT_EQ(targets, (std::vector<std::string>{"/v1/users/info", "/v1/users?limit=50",
                                                  "/v1/users?limit=50&continue=tok%2F1%2B%3D%3D",
-                                                 "/v1/users?limit=50&continue=tok2", "/v1/apiKeys"}));
+                                                 "/v1/users?limit=50&continue=tok2", "/v1/teams?limit=50",
+                                                 "/v1/teams?limit=50&continue=teams%2F2", "/v1/apiKeys"}));
     EXPECT_EQ(server.connections(), 1);  // keep-alive
   });
+}
+
+TEST(PaletteClient, ReadsEveryUsersTeamsPagingTeamsWithContinue) {
+  run_with_server([](ScriptedHttpServer& server) -> net::awaitable<void> {
+    server.handler = tenant;
+    auto ex = co_await net::this_coro::executor;
+    PaletteClient client(ex, options_for(server));
+    const PaletteInventory inventory = co_await client.read_inventory();
+    EXPECT_TRUE(inventory.teams_error.empty());
+    using Teams = std::optional<std::vector<std::string>>;
+    EXPECT_EQ(inventory.users_by_uid.at("u1").teams, (Teams{{"Ops", "palette-admins"}}));  // both pages, sorted
+    EXPECT_EQ(inventory.users_by_uid.at("u3").teams, (Teams{{"palette-admins"}}));
+    EXPECT_EQ(inventory.users_by_uid.at("u2").teams, (Teams{std::vector<std::string>{}}));  // read: in no team
+    for (const RecordedRequest& r : server.requests()) EXPECT_EQ(r.method, "GET") << r.target;
+  });
+}
+
+TEST(PaletteClient, AFailedTeamListingLeavesTeamsUnknownAndStillReadsKeys) {
+  for (const std::string& second_page : {std::string(R"({"code":"Forbidden","message":"no"})"),
+                                        std::string(R"({"items":[{"metadata":{"uid":"t9"}}]})")}) {
+    run_with_server([second_page](ScriptedHttpServer& server) -> net::awaitable<void> {
+      server.handler = [second_page](const RecordedRequest& r) {
+        if (r.target == "/v1/teams?limit=50&continue=teams%2F2") {
+          return ScriptedReply::json(second_page.find("Forbidden") != std::string::npos ? 403 : 200, second_page);
+        }
+        return tenant(r);
+      };
+      auto ex = co_await net::this_coro::executor;
+      PaletteClient client(ex, options_for(server));
+      const PaletteInventory inventory = co_await client.read_inventory();
+      EXPECT_FALSE(inventory.teams_error.empty());
+      EXPECT_EQ(inventory.teams_error.find(kApiKey), std::string::npos);
+      for (const auto& [uid, user] : inventory.users_by_uid) EXPECT_FALSE(user.teams) << uid;  // not even page 1
+      EXPECT_EQ(inventory.keys.size(), 3u);
+    });
+  }
 }
 
 TEST(PaletteClient, FollowsAContinueTokenOnTheKeyList) {
@@ -179,7 +231,7 @@ TEST(PaletteClient, SendsApiKeyAndJsonHeadersButNeverProjectUid) {
     co_await client.set_key_active("k1", false);
     co_await client.delete_key("k1");
 
-    EXPECT_EQ(server.requests().size(), 7u);
+    EXPECT_EQ(server.requests().size(), 9u);  // info, 3 user pages, 2 team pages, keys, PUT, DELETE
     for (const RecordedRequest& r : server.requests()) {
       EXPECT_EQ(r.header("apikey"), kApiKey) << r.target;
       EXPECT_FALSE(r.has_header("projectuid")) << r.target;
@@ -187,7 +239,7 @@ TEST(PaletteClient, SendsApiKeyAndJsonHeadersButNeverProjectUid) {
       EXPECT_EQ(r.header("accept"), "application/json") << r.target;
       EXPECT_EQ(r.target.find("ApiKey"), std::string::npos) << "key in the URL: " << r.target;
     }
-    const RecordedRequest& put = server.requests().at(5);
+    const RecordedRequest& put = server.requests().at(7);
     EXPECT_EQ(put.header("content-type"), "application/json");
   });
 }

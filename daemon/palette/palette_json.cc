@@ -16,9 +16,9 @@ using nlohmann::json;
 // permissions...) is dropped while parsing, so that a tenant with a quarter of
 // a million keys does not cost a DOM of every annotation.
 bool is_wanted_field(std::string_view name) {
-  static constexpr std::array<std::string_view, 15> kWanted = {
+  static constexpr std::array<std::string_view, 16> kWanted = {
       "items",  "listmeta", "continue",  "metadata", "spec",     "status",  "uid",      "name",
-      "user",   "expiry",   "isActive",  "emailId",  "userUid",  "tenantUid", "orgName"};
+      "user",   "expiry",   "isActive",  "emailId",  "userUid",  "tenantUid", "orgName", "users"};
   for (std::string_view wanted : kWanted) {
     if (name == wanted) return true;
   }
@@ -139,6 +139,35 @@ PaletteUsersPage parse_users_page(std::string_view body) {
     user.email = normalize_email(string_member(spec, "emailId", named + ".spec").value_or(""));
     user.active = bool_member(status, "isActive", named + ".status").value_or(true);
     page.users.push_back(std::move(user));
+  }
+  page.continue_token = continue_token_of(doc);
+  return page;
+}
+
+PaletteTeamsPage parse_teams_page(std::string_view body) {
+  const json doc = parse_document(body);
+  const json empty = json::array();
+  PaletteTeamsPage page;
+  const json& items = items_of(doc, empty);
+  page.teams.reserve(items.size());
+  for (size_t i = 0; i < items.size(); ++i) {
+    const json& item = items[i];
+    const std::string where = "items[" + std::to_string(i) + "]";
+    PaletteTeam team;
+    team.uid = uid_of(item, where);
+    const std::string named = "team " + team.uid;
+    const json* metadata = object_member(item, "metadata", named);
+    const json* spec = object_member(item, "spec", named);
+    team.name = string_member(metadata, "name", named + ".metadata").value_or("");
+    if (team.name.empty()) throw PaletteFormatError(named + " has no metadata.name");
+    if (const json* users = spec ? member(*spec, "users") : nullptr) {
+      if (!users->is_array()) throw PaletteFormatError(named + ".spec.users is not an array");
+      for (const json& uid : *users) {
+        if (!uid.is_string()) throw PaletteFormatError(named + ".spec.users holds a non-string");
+        team.user_uids.push_back(uid.get<std::string>());
+      }
+    }
+    page.teams.push_back(std::move(team));
   }
   page.continue_token = continue_token_of(doc);
   return page;

@@ -38,6 +38,22 @@ struct PaletteUsersPage {
 };
 PaletteUsersPage parse_users_page(std::string_view body);
 
+// One team of GET /v1/teams (v1Team): metadata.uid, metadata.name and
+// spec.users, the uids of its members (reference/palette-api.md §3.1).
+struct PaletteTeam {
+  std::string uid;
+  std::string name;
+  std::vector<std::string> user_uids;
+};
+// One page of GET /v1/teams. A team without a name, or whose spec.users is
+// not an array of strings, spoils the page: a team silently read as empty
+// would look like every member removed from it.
+struct PaletteTeamsPage {
+  std::vector<PaletteTeam> teams;
+  std::string continue_token;
+};
+PaletteTeamsPage parse_teams_page(std::string_view body);
+
 // One page of GET /v1/apiKeys (the spec has no paging, but a listmeta.continue
 // is reported if it ever appears). An absent, empty or zero-time
 // ("0001-01-01T00:00:00.000Z") expiry is nullopt. creationTimestamp is

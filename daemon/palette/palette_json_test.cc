@@ -118,6 +118,31 @@ TEST(ParseUsersPage, RejectsMalformedBodies) {
   EXPECT_THROW(parse_users_page(R"({"items":[{"metadata":{"uid":"u"},"spec":{"emailId":1}}]})"), PaletteFormatError);
 }
 
+TEST(ParseTeamsPage, ReadsNamesAndMemberUids) {
+  const PaletteTeamsPage page = parse_teams_page(R"({"items":[
+    {"metadata":{"uid":"t1","name":"palette-admins","annotations":{"x":"y"}},
+     "spec":{"users":["u1","u2"],"roles":["r1"],"sources":["sso"]},"status":{}},
+    {"metadata":{"uid":"t2","name":"empty"},"spec":{"users":null}},
+    {"metadata":{"uid":"t3","name":"no-spec"}}
+  ],"listmeta":{"continue":"next","count":3,"limit":50,"offset":0}})");
+  ASSERT_EQ(page.teams.size(), 3u);
+  EXPECT_EQ(page.teams[0].uid, "t1");
+  EXPECT_EQ(page.teams[0].name, "palette-admins");
+  EXPECT_EQ(page.teams[0].user_uids, (std::vector<std::string>{"u1", "u2"}));
+  EXPECT_TRUE(page.teams[1].user_uids.empty());
+  EXPECT_TRUE(page.teams[2].user_uids.empty());
+  EXPECT_EQ(page.continue_token, "next");
+}
+
+TEST(ParseTeamsPage, RejectsMalformedTeams) {
+  EXPECT_THROW(parse_teams_page("{}"), PaletteFormatError);
+  EXPECT_THROW(parse_teams_page(R"({"items":[{"metadata":{"uid":"t1"}}]})"), PaletteFormatError);  // no name
+  EXPECT_THROW(parse_teams_page(R"({"items":[{"metadata":{"uid":"t1","name":"a"},"spec":{"users":"u1"}}]})"),
+               PaletteFormatError);
+  EXPECT_THROW(parse_teams_page(R"({"items":[{"metadata":{"uid":"t1","name":"a"},"spec":{"users":[{"uid":"u1"}]}}]})"),
+               PaletteFormatError);
+}
+
 TEST(ParseUserInfo, NeedsUserAndTenant) {
   const PaletteUserInfo info = parse_user_info(R"({"orgName":"acme","tenantUid":"t1","userUid":"me"})");
   EXPECT_EQ(info.org_name, "acme");

@@ -229,6 +229,21 @@ CREATE INDEX pushed_resources_by_display_name ON pushed_resources (source, type,
 CREATE INDEX pushed_emails_by_email ON pushed_emails (source, type, email);
 CREATE INDEX pushed_members_by_member ON pushed_members (source, member_id, group_id);
 )sql"},
+    {4, "stale Palette team memberships", R"sql(
+-- SPEC §9: the stale team memberships the last full reconcile found, for
+-- `status`. Each full reconcile replaces them all. (When a member left a
+-- group is memberships.removed_at, kept after the removal.)
+CREATE TABLE stale_team_memberships (
+  owner_uid   TEXT NOT NULL,
+  owner_email TEXT NOT NULL,
+  team        TEXT NOT NULL,
+  source      TEXT NOT NULL,
+  group_name  TEXT NOT NULL,
+  left_at     INTEGER NOT NULL,
+  found_at    INTEGER NOT NULL,
+  PRIMARY KEY (owner_uid, team, source, group_name)
+) STRICT, WITHOUT ROWID;
+)sql"},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;

@@ -863,6 +863,37 @@ std::optional<std::string> Store::get_value(const std::string& scope,
   return query.text(0);
 }
 
+void Store::replace_stale_team_memberships(const std::vector<StaleMembership>& stale, Timestamp now) {
+  Transaction txn(*statements_, kWrite);
+  Statement clear(*statements_, "DELETE FROM stale_team_memberships");
+  clear.run();
+  Statement insert(*statements_,
+                   "INSERT OR REPLACE INTO stale_team_memberships "
+                   "(owner_uid, owner_email, team, source, group_name, left_at, found_at) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+  for (const auto& m : stale) {
+    insert.bind(1, m.owner_uid).bind(2, m.owner_email).bind(3, m.team).bind(4, m.source).bind(5, m.group);
+    insert.bind(6, m.left_at).bind(7, now);
+    insert.run();
+    insert.reset();
+  }
+  txn.commit();
+}
+
+Store::StaleTeamMemberships Store::stale_team_memberships() const {
+  StaleTeamMemberships out;
+  Statement query(*statements_,
+                  "SELECT owner_uid, owner_email, team, source, group_name, left_at, found_at "
+                  "FROM stale_team_memberships ORDER BY owner_email, team, source, group_name");
+  while (query.step()) {
+    out.memberships.push_back(
+        {query.text(0), query.text(1), query.text(2), query.text(3), query.text(4), query.time(5)});
+    const Timestamp found = query.time(6);
+    if (!out.found_at || found > *out.found_at) out.found_at = found;
+  }
+  return out;
+}
+
 void Store::set_value(const std::string& scope, const std::string& name, const std::string& value) {
   Transaction txn(*statements_, kWrite);
   Statement upsert(*statements_,

@@ -284,6 +284,19 @@ class Store {
   // Revocations done since `since` (for the rolling push window).
   long revocations_since(Timestamp since) const;
 
+  // ---- Stale Palette team memberships (SPEC §9) -------------------------------
+
+  // What one full reconcile found: replaces every stored finding, in one
+  // transaction (an empty list clears them).
+  void replace_stale_team_memberships(const std::vector<StaleMembership>& stale, Timestamp now);
+  // The last full reconcile's findings, ordered by owner email, team; with
+  // when they were found (nullopt when none are stored).
+  struct StaleTeamMemberships {
+    std::vector<StaleMembership> memberships;
+    std::optional<Timestamp> found_at;
+  };
+  StaleTeamMemberships stale_team_memberships() const;
+
   // ---- Small durable values -------------------------------------------------
 
   // Connector cursors (an Okta next URL, a Graph deltaLink), last reconcile, ...

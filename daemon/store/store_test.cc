@@ -880,6 +880,39 @@ TEST_F(StoreTest, ApplyChangesIsOneTransaction) {
   EXPECT_TRUE(identity("idp-a", "u1").memberships.empty());
 }
 
+// ---- Stale team memberships ---------------------------------------------------
+
+TEST_F(StoreTest, StaleTeamMembershipsAreReplacedByEachReconcile) {
+  EXPECT_TRUE(store_->stale_team_memberships().memberships.empty());
+  EXPECT_FALSE(store_->stale_team_memberships().found_at);
+  const StaleMembership alice{"u1", "alice@example.com", "palette-admins", "hr", "palette-admins", at(50)};
+  const StaleMembership bob{"u2", "bob@example.com", "ops", "okta", "ops", at(60)};
+  store_->replace_stale_team_memberships({bob, alice}, at(100));
+  const auto stored = store_->stale_team_memberships();
+  EXPECT_EQ(stored.memberships, (std::vector<StaleMembership>{alice, bob}));  // by owner email
+  EXPECT_EQ(stored.found_at, at(100));
+  store_->replace_stale_team_memberships({bob}, at(200));
+  EXPECT_EQ(store_->stale_team_memberships().memberships, std::vector<StaleMembership>{bob});
+  store_->replace_stale_team_memberships({}, at(300));
+  EXPECT_TRUE(store_->stale_team_memberships().memberships.empty());
+}
+
+TEST_F(StoreTest, WhenAMemberLeftAGroupIsKeptAfterTheRemoval) {
+  // SPEC §9 rests on this: a left membership stays, with its removed_at.
+  Identity alice = person("u1", "alice@example.com");
+  alice.groups = {"palette-users", "palette-admins"};
+  store_->apply_full_read("hr", {alice}, 1, at(100));
+  alice.groups = {"palette-users"};
+  store_->apply_full_read("hr", {alice}, 1, at(200));
+  store_->apply_full_read("hr", {alice}, 1, at(300));
+  const auto r = identity("hr", "u1");
+  ASSERT_EQ(r.memberships.size(), 2u);
+  for (const auto& m : r.memberships) {
+    if (m.group == "palette-admins") EXPECT_EQ(m.removed_at, at(200));
+    else EXPECT_FALSE(m.removed_at);
+  }
+}
+
 // ---- Opening and schema ------------------------------------------------------
 
 TEST_F(StoreTest, OpenPutsTheFileInWalMode) {

@@ -206,6 +206,14 @@ class PaletteSim:
         """Adds keys, or replaces those with the same uid (seed format)."""
         self._control("POST", "/__sim/keys", body=list(keys))
 
+    def add_teams(self, teams):
+        """Adds teams, or replaces those with the same uid, members included (seed format:
+        {"uid", "name", "users": [user uids], "roles": [role uids]})."""
+        self._control("POST", "/__sim/teams", body=list(teams))
+
+    def delete_team(self, uid):
+        self._control("DELETE", "/__sim/teams/" + urllib.parse.quote(uid, safe=""))
+
     # --- API conveniences --------------------------------------------------
 
     def list_all_users(self):

@@ -166,6 +166,54 @@ class ApiTest(unittest.TestCase):
         self.assertEqual(status, 400)
 
 
+class TeamsTest(unittest.TestCase):
+    """GET /v1/teams: v1Team items, paged like users; teams are read-only."""
+
+    def setUp(self):
+        seed = make_tenant(3, 1, seed=8)
+        self.users = [u["uid"] for u in seed["users"]]
+        seed["teams"] = [{"uid": "t%03d" % i, "name": "team-%d" % i, "users": self.users[i % 3:i % 3 + 1],
+                          "roles": ["r1"]} for i in range(60)]
+        self.sim = PaletteSim(seed, rate=1000, burst=1000)
+        self.addCleanup(self.sim.stop)
+
+    def teams_page(self, token=None):
+        path = "/v1/teams?limit=50" + ("&continue=" + urllib.parse.quote(token, safe="") if token else "")
+        status, _, body = self.sim.request("GET", path)
+        self.assertEqual(status, 200, body)
+        return body
+
+    def test_teams_come_in_pages_linked_by_continue(self):
+        first = self.teams_page()
+        self.assertEqual(len(first["items"]), 50)
+        self.assertEqual(first["listmeta"]["count"], 60)
+        second = self.teams_page(first["listmeta"]["continue"])
+        self.assertEqual(len(second["items"]), 10)
+        self.assertEqual(second["listmeta"]["continue"], "")
+        names = [t["metadata"]["name"] for p in (first, second) for t in p["items"]]
+        self.assertEqual(names, ["team-%d" % i for i in range(60)])
+        team = first["items"][4]
+        self.assertEqual(set(team), {"metadata", "spec", "status"})
+        self.assertEqual(team["spec"], {"users": [self.users[1]], "roles": ["r1"], "sources": []})
+        status, _, one = self.sim.request("GET", "/v1/teams/t004")
+        self.assertEqual((status, one), (200, team))
+
+    def test_control_sets_members_and_deleted_users_leave_teams(self):
+        self.sim.add_teams([{"uid": "t000", "name": "team-0", "users": self.users}])
+        self.assertEqual(self.teams_page()["items"][0]["spec"]["users"], self.users)
+        self.sim.delete_user(self.users[2])
+        self.assertEqual(self.teams_page()["items"][0]["spec"]["users"], self.users[:2])
+        self.sim.delete_team("t000")
+        self.assertEqual(self.teams_page()["listmeta"]["count"], 59)
+
+    def test_team_changes_are_not_served_and_are_logged(self):
+        for method in ("PUT", "PATCH", "DELETE"):
+            status, _, _ = self.sim.request(method, "/v1/teams/t001", body={})
+            self.assertEqual(status, 405, method)
+        self.assertEqual([c["method"] for c in self.sim.calls() if c["path"].startswith("/v1/teams")],
+                         ["PUT", "PATCH", "DELETE"])
+
+
 class CallLogTest(unittest.TestCase):
     def test_log_records_requests_in_order_without_secrets(self):
         seed = make_tenant(3, 2)
