@@ -7,7 +7,7 @@ namespace keywarden {
 
 namespace {
 
-constexpr std::array<std::pair<Reason, std::string_view>, 9> kReasons{{
+constexpr std::array<std::pair<Reason, std::string_view>, 10> kReasons{{
     {Reason::identity_inactive, "identity_inactive"},
     {Reason::identity_deleted, "identity_deleted"},
     {Reason::not_entitled, "not_entitled"},
@@ -17,6 +17,7 @@ constexpr std::array<std::pair<Reason, std::string_view>, 9> kReasons{{
     {Reason::never_entitled, "never_entitled"},
     {Reason::grace_elapsed, "grace_elapsed"},
     {Reason::re_entitled, "re_entitled"},
+    {Reason::credential_compromise, "credential_compromise"},
 }};
 
 }  // namespace

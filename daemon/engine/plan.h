@@ -23,6 +23,7 @@ enum class Reason {
   never_entitled,
   grace_elapsed,
   re_entitled,
+  credential_compromise,  // SPEC §8.1: never reactivated by keywarden
 };
 
 std::string_view to_string(ActionKind k);   // "revoke" | "reactivate" | "delete"

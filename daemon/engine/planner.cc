@@ -127,14 +127,17 @@ class OwnerJudge {
   }
 
  private:
-  // A deleted or inactive identity in any source. Healthy sources win over
-  // unhealthy ones, deletion over deactivation, the earliest sighting over
-  // later ones.
+  // A deleted, compromised or inactive identity in any source. Healthy
+  // sources win over unhealthy ones, deletion over compromise over
+  // deactivation, the earliest sighting over later ones.
   std::optional<OwnerStanding> departure(const std::vector<const IdentityRecord*>& ids) const {
     const IdentityRecord* best = nullptr;
     auto rank = [&](const IdentityRecord* r) {
       return std::make_tuple(unhealthy_.count(r->source) > 0 ? 1 : 0,
-                             r->status == IdentityStatus::deleted ? 0 : 1, r->status_since);
+                             r->status == IdentityStatus::deleted       ? 0
+                             : r->status == IdentityStatus::compromised ? 1
+                                                                        : 2,
+                             r->status_since);
     };
     for (const auto* r : ids) {
       if (r->status == IdentityStatus::active) continue;
@@ -143,12 +146,13 @@ class OwnerJudge {
     if (!best) return std::nullopt;
     OwnerStanding out;
     out.kind = OwnerStanding::Kind::departed;
-    out.reason = best->status == IdentityStatus::deleted ? Reason::identity_deleted : Reason::identity_inactive;
+    out.reason = best->status == IdentityStatus::deleted       ? Reason::identity_deleted
+                 : best->status == IdentityStatus::compromised ? Reason::credential_compromise
+                                                               : Reason::identity_inactive;
     out.since = best->status_since;
     set_identity(out, *best);
     const std::string what = !best->status_detail.empty() ? best->status_detail
-                             : best->status == IdentityStatus::deleted ? "deleted"
-                                                                        : "inactive";
+                             : std::string(to_string(best->status));
     out.detail = what + " since " + format_rfc3339(best->status_since);
     out.rests_on_unhealthy = unhealthy_.count(best->source) > 0;
     return out;
@@ -175,6 +179,9 @@ class KeyJudge {
       : in_(in), policy_(*in.policy), owners_(*in.policy, in.unhealthy_sources) {
     for (const auto& r : *in.identities) {
       if (!r.email.empty()) by_email_[r.email].push_back(&r);
+    }
+    for (const auto& [email, reference] : join_subject_references(*in.identities)) {
+      by_email_[email].push_back(reference);
     }
     exempt_users_.insert(policy_.exempt_users.begin(), policy_.exempt_users.end());
   }
