@@ -1,0 +1,342 @@
+// The conversation with a transmitter over loopback HTTP: discovery with its
+// RISC fallback, the stream set-up of SSF 1.0 §8, and RFC 8936 polling with
+// acknowledgements that wait for the next poll (that is, for the commit).
+// SETs here are signed with cjose and a fresh key; set_verifier_test checks
+// the verifier against the independent npm jose.
+#include "connectors/ssf/transmitter_session.h"
+
+#include <cjose/cjose.h>
+#include <gtest/gtest.h>
+
+#include <boost/asio/this_coro.hpp>
+#include <deque>
+
+#include "daemon/net/scripted_http_server_test.h"
+
+namespace keywarden {
+namespace {
+
+namespace net = boost::asio;
+using nlohmann::json;
+using testing::RecordedRequest;
+using testing::run_with_server;
+using testing::ScriptedHttpServer;
+using testing::ScriptedReply;
+
+#define CO_ASSERT_TRUE(cond)                  \
+  if (!(cond)) {                              \
+    ADD_FAILURE() << "expected true: " #cond; \
+    co_return;                                \
+  }
+
+const std::string kDisabled = std::string(kRiscEventPrefix) + "account-disabled";
+const Timestamp kNow(Duration(1800000000));
+
+// An RSA signing key made by cjose, with its public JWK.
+class TestSigner {
+ public:
+  explicit TestSigner(std::string kid) : kid_(std::move(kid)) {
+    cjose_err err{};
+    static const uint8_t kExponent[] = {0x01, 0x00, 0x01};
+    key_ = cjose_jwk_create_RSA_random(2048, kExponent, sizeof kExponent, &err);
+    cjose_jwk_set_kid(key_, kid_.data(), kid_.size(), &err);
+  }
+  ~TestSigner() { cjose_jwk_release(key_); }
+
+  json public_jwk() const {
+    cjose_err err{};
+    char* text = cjose_jwk_to_json(key_, false, &err);
+    json out = json::parse(text);
+    cjose_get_dealloc()(text);
+    out["use"] = "sig";
+    return out;
+  }
+
+  std::string sign(const json& claims) const {
+    cjose_err err{};
+    cjose_header_t* header = cjose_header_new(&err);
+    cjose_header_set(header, CJOSE_HDR_ALG, CJOSE_HDR_ALG_RS256, &err);
+    cjose_header_set(header, CJOSE_HDR_KID, kid_.c_str(), &err);
+    cjose_header_set(header, "typ", "secevent+jwt", &err);
+    const std::string payload = claims.dump();
+    cjose_jws_t* jws = cjose_jws_sign(key_, header, reinterpret_cast<const uint8_t*>(payload.data()), payload.size(), &err);
+    const char* compact = nullptr;
+    cjose_jws_export(jws, &compact, &err);
+    std::string out = compact;
+    cjose_jws_release(jws);
+    cjose_header_release(header);
+    return out;
+  }
+
+ private:
+  std::string kid_;
+  cjose_jwk_t* key_ = nullptr;
+};
+
+// A transmitter as SSF 1.0 and RFC 8936 describe it, just enough of one.
+struct FakeTransmitter {
+  std::string base;  // the server's origin; the issuer is base + "/"
+  bool risc_only = false;
+  std::string metadata_issuer;  // empty: the right one
+  std::string default_subjects = "ALL";
+  std::vector<json> jwks_keys;
+  int jwks_fetches = 0;
+  json streams = json::array();
+  std::vector<json> created, verifications, subjects_added, polls;
+  std::string status = "enabled";
+  std::deque<json> batches;  // each: {"jti": "token", ...}
+
+  std::string issuer() const { return base + "/"; }
+
+  ScriptedReply reply(const RecordedRequest& r) {
+    const std::string path = r.target.substr(0, r.target.find('?'));
+    if (path == "/.well-known/ssf-configuration" || path == "/.well-known/risc-configuration") {
+      if (risc_only && path == "/.well-known/ssf-configuration") return ScriptedReply::json(404, "{}");
+      json metadata = {{"spec_version", "1_0"},
+                       {"issuer", metadata_issuer.empty() ? issuer() : metadata_issuer},
+                       {"jwks_uri", base + "/jwks"},
+                       {"delivery_methods_supported", {"urn:ietf:rfc:8935", "urn:ietf:rfc:8936"}},
+                       {"configuration_endpoint", base + "/streams"},
+                       {"status_endpoint", base + "/status"},
+                       {"add_subject_endpoint", base + "/subjects:add"},
+                       {"verification_endpoint", base + "/verify"},
+                       {"default_subjects", default_subjects}};
+      return ScriptedReply::json(200, metadata.dump());
+    }
+    if (path == "/jwks") {
+      ++jwks_fetches;
+      return ScriptedReply::json(200, json{{"keys", jwks_keys}}.dump());
+    }
+    if (r.header("authorization") != "Bearer mgmt-token") return ScriptedReply::json(401, "{}");
+    if (path == "/streams" && r.method == "GET") return ScriptedReply::json(200, streams.dump());
+    if (path == "/streams" && r.method == "POST") {
+      json request = json::parse(r.body);
+      created.push_back(request);
+      json stream = {{"stream_id", "stream-" + std::to_string(created.size())},
+                     {"iss", issuer()},
+                     {"aud", "kw"},
+                     {"events_requested", request["events_requested"]},
+                     {"events_delivered", {kDisabled}}};
+      stream["delivery"] = request["delivery"];
+      if (!stream["delivery"].contains("endpoint_url")) stream["delivery"]["endpoint_url"] = base + "/poll";
+      streams.push_back(stream);
+      return ScriptedReply::json(201, stream.dump());
+    }
+    if (path == "/verify") {
+      verifications.push_back(json::parse(r.body));
+      return ScriptedReply::json(204, "");
+    }
+    if (path == "/subjects:add") {
+      subjects_added.push_back(json::parse(r.body));
+      return ScriptedReply::json(204, "");
+    }
+    if (path == "/status") return ScriptedReply::json(200, json{{"stream_id", "stream-1"}, {"status", status}}.dump());
+    if (path == "/poll") {
+      polls.push_back(json::parse(r.body));
+      json sets = json::object();
+      if (!batches.empty()) {
+        sets = batches.front();
+        batches.pop_front();
+      }
+      return ScriptedReply::json(200, json{{"sets", sets}, {"moreAvailable", !batches.empty()}}.dump());
+    }
+    return ScriptedReply::json(404, "{}");
+  }
+};
+
+json claims(const FakeTransmitter& t, const std::string& jti, const std::string& email,
+            const std::string& audience = "kw") {
+  return {{"iss", t.issuer()},
+          {"aud", audience},
+          {"iat", kNow.time_since_epoch().count() - 5},
+          {"jti", jti},
+          {"sub_id", {{"format", "email"}, {"email", email}}},
+          {"events", {{kDisabled, json::object()}}}};
+}
+
+TransmitterSettings poll_settings(const FakeTransmitter& t) {
+  TransmitterSettings s;
+  s.issuer = t.issuer();
+  s.audience = "kw";
+  s.push = false;
+  s.token = "mgmt-token";
+  s.description = "keywarden test";
+  s.timeout = std::chrono::milliseconds(5000);
+  return s;
+}
+
+template <class Test>
+void with_transmitter(Test test) {
+  run_with_server([&](ScriptedHttpServer& server) -> net::awaitable<void> {
+    FakeTransmitter transmitter;
+    transmitter.base = server.url();
+    server.handler = [&](const RecordedRequest& r) { return transmitter.reply(r); };
+    co_await test(transmitter, co_await net::this_coro::executor);
+  });
+}
+
+TEST(TransmitterSessionTest, DiscoveryFallsBackToRiscConfigurationOn404) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    t.risc_only = true;
+    TransmitterSession session(ex, poll_settings(t));
+    const TransmitterMetadata metadata = co_await session.discover();
+    EXPECT_EQ(metadata.jwks_uri, t.base + "/jwks");
+  });
+}
+
+TEST(TransmitterSessionTest, MetadataOfAnotherIssuerMakesTheSourceUnhealthyAndTrustsNoKey) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    TestSigner signer("k1");
+    t.jwks_keys = {signer.public_jwk()};
+    t.metadata_issuer = "https://evil.example.com/";
+    TransmitterSession session(ex, poll_settings(t));
+    const StreamUpkeep upkeep = co_await session.upkeep({}, {}, kNow);
+    CO_ASSERT_TRUE(upkeep.unhealthy.has_value());
+    EXPECT_NE(upkeep.unhealthy->find("evil.example.com"), std::string::npos);
+    EXPECT_EQ(session.keys().current(), nullptr);
+    EXPECT_EQ(t.jwks_fetches, 0);
+  });
+}
+
+TEST(TransmitterSessionTest, UpkeepCreatesAPollStreamAsksVerificationAndAddsOwners) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    TestSigner signer("k1");
+    t.jwks_keys = {signer.public_jwk()};
+    t.default_subjects = "NONE";
+    TransmitterSession session(ex, poll_settings(t));
+    const StreamUpkeep upkeep = co_await session.upkeep({}, {"alice@example.com", "bob@example.com"}, kNow);
+    EXPECT_FALSE(upkeep.unhealthy.has_value());
+    CO_ASSERT_TRUE(t.created.size() == 1u);
+    EXPECT_EQ(t.created[0]["delivery"], json({{"method", "urn:ietf:rfc:8936"}}));
+    EXPECT_EQ(upkeep.state.at(ssf_state::kStreamId), "stream-1");
+    EXPECT_EQ(upkeep.state.at(ssf_state::kPollEndpoint), t.base + "/poll");
+    CO_ASSERT_TRUE(t.verifications.size() == 1u);
+    EXPECT_EQ(t.verifications[0]["state"], upkeep.state.at(ssf_state::kVerificationState));
+    CO_ASSERT_TRUE(t.subjects_added.size() == 2u);
+    EXPECT_EQ(t.subjects_added[1]["subject"], json({{"format", "email"}, {"email", "bob@example.com"}}));
+    EXPECT_EQ(session.keys().current()->keys().size(), 1u);
+    const json status = json::parse(upkeep.state.at(ssf_state::kStatusJson));
+    EXPECT_EQ(status["stream"]["id"], "stream-1");
+    EXPECT_EQ(status["stream"]["status"], "enabled");
+    EXPECT_EQ(status["stream"]["verified"], false);
+    EXPECT_FALSE(status["stream"]["missing_events"].empty());  // the fake delivers account-disabled only
+
+    // The next upkeep reuses the stream and adds only new owners.
+    std::map<std::string, std::string> state = upkeep.state;
+    const StreamUpkeep again = co_await session.upkeep(state, {"alice@example.com", "carol@example.com"}, kNow);
+    EXPECT_EQ(t.created.size(), 1u);
+    EXPECT_EQ(t.verifications.size(), 1u);
+    CO_ASSERT_TRUE(t.subjects_added.size() == 3u);
+    EXPECT_EQ(t.subjects_added[2]["subject"]["email"], "carol@example.com");
+    EXPECT_EQ(again.state.at(ssf_state::kStreamId), "stream-1");
+  });
+}
+
+TEST(TransmitterSessionTest, PausedStreamIsUnhealthy) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    TestSigner signer("k1");
+    t.jwks_keys = {signer.public_jwk()};
+    t.status = "paused";
+    TransmitterSession session(ex, poll_settings(t));
+    const StreamUpkeep upkeep = co_await session.upkeep({}, {}, kNow);
+    CO_ASSERT_TRUE(upkeep.unhealthy.has_value());
+    EXPECT_NE(upkeep.unhealthy->find("paused"), std::string::npos);
+    EXPECT_EQ(upkeep.state.at(ssf_state::kStreamStatus), "paused");
+  });
+}
+
+TEST(TransmitterSessionTest, PollAcknowledgesOnlyInTheNextPollAndReportsRefusals) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    TestSigner signer("k1");
+    t.jwks_keys = {signer.public_jwk()};
+    t.batches.push_back({{"j1", signer.sign(claims(t, "j1", "alice@example.com"))},
+                         {"j2", signer.sign(claims(t, "j2", "bob@example.com", "someone-else"))}});
+    TransmitterSession session(ex, poll_settings(t));
+    std::map<std::string, std::string> state = {{ssf_state::kPollEndpoint, t.base + "/poll"}};
+    const PollOutcome first = co_await session.poll(state, kNow);
+    CO_ASSERT_TRUE(t.polls.size() == 1u);
+    EXPECT_EQ(t.polls[0]["ack"], json::array());
+    EXPECT_EQ(t.polls[0]["returnImmediately"], true);
+    CO_ASSERT_TRUE(first.identities.size() == 1u);
+    EXPECT_EQ(first.identities[0].email, "alice@example.com");
+    EXPECT_EQ(first.event_ids, std::vector<std::string>{"j1"});
+    EXPECT_EQ(first.refused.at("invalid_audience"), 1);
+
+    // What the caller committed comes back as state: now, and only now, j1 is
+    // acknowledged and j2 reported.
+    for (const auto& [name, value] : first.state) state[name] = value;
+    const PollOutcome second = co_await session.poll(state, kNow);
+    CO_ASSERT_TRUE(t.polls.size() == 2u);
+    EXPECT_EQ(t.polls[1]["ack"], json::array({"j1"}));
+    EXPECT_EQ(t.polls[1]["setErrs"]["j2"]["err"], "invalid_audience");
+    EXPECT_TRUE(second.identities.empty());
+    EXPECT_EQ(json::parse(second.state.at(ssf_state::kPendingAcks)), json::array());
+  });
+}
+
+TEST(TransmitterSessionTest, PollKeepsGoingWhileMoreAvailable) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    TestSigner signer("k1");
+    t.jwks_keys = {signer.public_jwk()};
+    for (int i = 0; i < 3; ++i) {
+      const std::string jti = "j" + std::to_string(i);
+      t.batches.push_back({{jti, signer.sign(claims(t, jti, "u" + std::to_string(i) + "@example.com"))}});
+    }
+    TransmitterSession session(ex, poll_settings(t));
+    const PollOutcome outcome = co_await session.poll({{ssf_state::kPollEndpoint, t.base + "/poll"}}, kNow);
+    EXPECT_EQ(t.polls.size(), 3u);
+    EXPECT_EQ(outcome.identities.size(), 3u);
+    EXPECT_EQ(json::parse(outcome.state.at(ssf_state::kPendingAcks)), json::array({"j0", "j1", "j2"}));
+  });
+}
+
+TEST(TransmitterSessionTest, ReplayedJtiIsAcknowledgedButNotAppliedAgain) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    TestSigner signer("k1");
+    t.jwks_keys = {signer.public_jwk()};
+    t.batches.push_back({{"j1", signer.sign(claims(t, "j1", "alice@example.com"))}});
+    TransmitterSession session(ex, poll_settings(t));
+    std::map<std::string, std::string> state = {{ssf_state::kPollEndpoint, t.base + "/poll"},
+                                                {ssf_state::kRecentJtis, R"(["j1"])"}};
+    const PollOutcome outcome = co_await session.poll(state, kNow);
+    EXPECT_TRUE(outcome.identities.empty());
+    EXPECT_TRUE(outcome.event_ids.empty());
+    EXPECT_EQ(json::parse(outcome.state.at(ssf_state::kPendingAcks)), json::array({"j1"}));
+  });
+}
+
+TEST(TransmitterSessionTest, RotatedKeyIsFetchedOnceAndTheSetAccepted) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    TestSigner old_key("k1");
+    TestSigner new_key("k2");
+    t.jwks_keys = {old_key.public_jwk()};
+    TransmitterSession session(ex, poll_settings(t));
+    co_await session.refresh_keys(kNow - Duration(120));
+    EXPECT_EQ(t.jwks_fetches, 1);
+    t.jwks_keys = {old_key.public_jwk(), new_key.public_jwk()};  // the transmitter rotates
+    t.batches.push_back({{"j1", new_key.sign(claims(t, "j1", "alice@example.com"))},
+                         {"j2", new_key.sign(claims(t, "j2", "bob@example.com"))}});
+    const PollOutcome outcome = co_await session.poll({{ssf_state::kPollEndpoint, t.base + "/poll"}}, kNow);
+    EXPECT_EQ(t.jwks_fetches, 2);  // once, not once per SET
+    EXPECT_EQ(outcome.identities.size(), 2u);
+  });
+}
+
+TEST(TransmitterSessionTest, UnknownKidWithinTheMinuteIsLeftForRedelivery) {
+  with_transmitter([](FakeTransmitter& t, net::any_io_executor ex) -> net::awaitable<void> {
+    TestSigner old_key("k1");
+    TestSigner stranger("k9");
+    t.jwks_keys = {old_key.public_jwk()};
+    TransmitterSession session(ex, poll_settings(t));
+    co_await session.refresh_keys(kNow - Duration(10));  // fetched ten seconds ago
+    t.batches.push_back({{"j1", stranger.sign(claims(t, "j1", "alice@example.com"))}});
+    const PollOutcome outcome = co_await session.poll({{ssf_state::kPollEndpoint, t.base + "/poll"}}, kNow);
+    EXPECT_EQ(t.jwks_fetches, 1);
+    EXPECT_TRUE(outcome.identities.empty());
+    EXPECT_EQ(json::parse(outcome.state.at(ssf_state::kPendingAcks)), json::array());
+    EXPECT_EQ(json::parse(outcome.state.at(ssf_state::kPendingSetErrs)), json::object());
+  });
+}
+
+}  // namespace
+}  // namespace keywarden
