@@ -142,15 +142,18 @@ PushResponse SsfSource::handle_push(const PushRequest& request, const PushContex
 net::awaitable<ChangeSet> SsfSource::read_changes(std::map<std::string, std::string> state) {
   const Timestamp now = now_utc();
   ChangeSet changes;
+  if (push_) co_return changes;
   try {
     if (!state.count(ssf_state::kPollEndpoint)) {
       // No upkeep has set the stream up yet: do it now, then poll.
-      StreamUpkeep setup = co_await session_.upkeep(state, {}, now);
+      auto setting_up = session_.upkeep(state, {}, now);
+      StreamUpkeep setup = co_await std::move(setting_up);
       if (setup.unhealthy) throw SourceReadError(*setup.unhealthy);
       for (auto& [name, value] : setup.state) state[name] = value;
       changes.cursors = setup.state;
     }
-    PollOutcome outcome = co_await session_.poll(state, now);
+    auto polling = session_.poll(state, now);
+    PollOutcome outcome = co_await std::move(polling);
     changes.identities = std::move(outcome.identities);
     changes.event_ids = std::move(outcome.event_ids);
     for (auto& [name, value] : outcome.state) changes.cursors[name] = std::move(value);
@@ -169,7 +172,8 @@ net::awaitable<ChangeSet> SsfSource::read_changes(std::map<std::string, std::str
 
 net::awaitable<UpkeepResult> SsfSource::upkeep(const ReadContext& context) {
   UpkeepResult result;
-  StreamUpkeep upkeep = co_await session_.upkeep(context.state, context.owner_emails, context.now);
+  auto keeping_up = session_.upkeep(context.state, context.owner_emails, context.now);
+  StreamUpkeep upkeep = co_await std::move(keeping_up);
   result.cursors = std::move(upkeep.state);
   result.unhealthy = std::move(upkeep.unhealthy);
   co_return result;

@@ -6,9 +6,10 @@
 //   it runs inside the daemon's store transaction) and answers 202 with its
 //   facts, or 400 {"err","description"}. A SET naming an unknown kid is
 //   refused and makes the next upkeep fetch the JWKS again.
-// - read_changes() (poll delivery): one poll exchange (see
+// - read_changes(): with poll delivery, one poll exchange (see
 //   TransmitterSession::poll); its acknowledgements wait in the returned
 //   state until the next poll, so a jti is acknowledged only once committed.
+//   With push delivery, nothing (see reads_incrementally()).
 // - upkeep(): discovery, JWKS, stream, subjects, verification and status.
 // It reports events, never a directory: polls() is false.
 #pragma once
@@ -30,7 +31,10 @@ class SsfSource : public Source {
   SsfSource(SourceConfig config, boost::asio::any_io_executor executor);
 
   bool polls() const override { return false; }
-  bool reads_incrementally() const override { return !push_; }
+  // Both deliveries: poll reads SETs every poll_interval; push reads nothing,
+  // but the daemon's upkeep after each incremental read is what reads the
+  // stream status every poll_interval (SPEC §8.1), as for poll.
+  bool reads_incrementally() const override { return true; }
   boost::asio::awaitable<ChangeSet> read_changes(std::map<std::string, std::string> state) override;
 
   bool accepts_pushes() const override { return push_; }

@@ -48,13 +48,42 @@ void expect_status(const HttpResponse& response, std::initializer_list<int> acce
                          printable_snippet(response.body));
 }
 
+// The JSON bodies are built outside the coroutines below: GCC 12 cannot keep
+// the string-literal arrays of a braced json initializer in a coroutine frame.
+std::string verification_body(const std::string& stream_id, const std::string& state) {
+  return json{{"stream_id", stream_id}, {"state", state}}.dump();
+}
+
+std::string add_subject_body(const std::string& stream_id, const std::string& email) {
+  return json{{"stream_id", stream_id}, {"subject", {{"format", "email"}, {"email", email}}}, {"verified", true}}.dump();
+}
+
+json set_err_entry(const SetRefusal& refusal) {
+  return json{{"err", to_string(refusal.err)}, {"description", refusal.description}};
+}
+
+// The setErrs the previous poll stored, as refusals to send again.
+std::map<std::string, SetRefusal> stored_set_errs(const json& stored) {
+  std::map<std::string, SetRefusal> out;
+  for (const auto& [jti, error] : stored.items()) {
+    if (!error.is_object()) continue;
+    SetRefusal refusal{SetErrorCode::invalid_request, error.value("description", std::string())};
+    const std::string err = error.value("err", std::string());
+    for (SetErrorCode code : {SetErrorCode::invalid_key, SetErrorCode::invalid_issuer, SetErrorCode::invalid_audience}) {
+      if (err == to_string(code)) refusal.err = code;
+    }
+    out[jti] = refusal;
+  }
+  return out;
+}
+
 }  // namespace
 
 TransmitterSession::TransmitterSession(boost::asio::any_io_executor executor, TransmitterSettings settings)
     : executor_(std::move(executor)), settings_(std::move(settings)) {}
 
-boost::asio::awaitable<HttpResponse> TransmitterSession::call(const std::string& method, const std::string& url,
-                                                              const std::string& body, bool bearer) {
+boost::asio::awaitable<HttpResponse> TransmitterSession::call(std::string method, std::string url, std::string body,
+                                                              bool bearer) {
   const std::optional<Url> parsed = parse_url(url);
   if (!parsed) throw TransmitterError("the transmitter gave an unusable URL: " + url);
   HttpClient client(executor_, *parsed, settings_.tls, settings_.timeout, 4 * 1024 * 1024);
@@ -65,13 +94,16 @@ boost::asio::awaitable<HttpResponse> TransmitterSession::call(const std::string&
   if (!body.empty()) request.headers["Content-Type"] = "application/json";
   if (bearer && !settings_.token.empty()) request.headers["Authorization"] = "Bearer " + settings_.token;
   request.body = body;
-  co_return co_await client.send(std::move(request));
+  auto sent = client.send(std::move(request));
+  HttpResponse response = co_await std::move(sent);
+  co_return response;
 }
 
 boost::asio::awaitable<TransmitterMetadata> TransmitterSession::discover() {
   const std::vector<std::string> urls = metadata_urls(settings_.issuer);
   for (size_t i = 0; i < urls.size(); ++i) {
-    const HttpResponse response = co_await call("GET", urls[i], "", false);
+    auto fetching_metadata = call("GET", urls[i], "", false);
+    const HttpResponse response = co_await std::move(fetching_metadata);
     if (response.status == 404 && i + 1 < urls.size()) continue;  // SSF first, the RISC name on 404
     expect_status(response, {200}, "the transmitter metadata at " + urls[i]);
     metadata_ = TransmitterMetadata::parse(response.body, settings_.issuer);
@@ -82,8 +114,12 @@ boost::asio::awaitable<TransmitterMetadata> TransmitterSession::discover() {
 
 boost::asio::awaitable<bool> TransmitterSession::refresh_keys(Timestamp now) {
   if (!keys_.refetch_wanted() || !keys_.may_fetch(now)) co_return false;
-  if (!metadata_) co_await discover();
-  const HttpResponse response = co_await call("GET", metadata_->jwks_uri, "", false);
+  if (!metadata_) {
+    auto discovery = discover();
+    co_await std::move(discovery);
+  }
+  auto fetching_jwks = call("GET", metadata_->jwks_uri, "", false);
+  const HttpResponse response = co_await std::move(fetching_jwks);
   expect_status(response, {200}, "the JWKS at " + metadata_->jwks_uri);
   try {
     keys_.replace(std::make_shared<const SigningKeys>(SigningKeys::parse(response.body)), now);
@@ -93,13 +129,13 @@ boost::asio::awaitable<bool> TransmitterSession::refresh_keys(Timestamp now) {
   co_return true;
 }
 
-boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(const std::map<std::string, std::string>& state,
-                                                                const std::vector<std::string>& owner_emails,
-                                                                Timestamp now) {
+boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(std::map<std::string, std::string> state,
+                                                                std::vector<std::string> owner_emails, Timestamp now) {
   StreamUpkeep out;
   TransmitterMetadata metadata;
   try {
-    metadata = co_await discover();
+    auto discovery = discover();
+    metadata = co_await std::move(discovery);
   } catch (const TransmitterError& e) {
     // An issuer mismatch or garbage: trust no key of it from now on.
     metadata_.reset();
@@ -108,14 +144,16 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(const std::map<s
     out.unhealthy = e.what();
     co_return out;
   }
-  co_await refresh_keys(now);
+  auto refresh = refresh_keys(now);
+  co_await std::move(refresh);
 
   std::string stream_id = state_value(state, ssf_state::kStreamId);
   std::string status = state_value(state, ssf_state::kStreamStatus);
   if (!metadata.configuration_endpoint.empty()) {
     const std::string endpoint = metadata.configuration_endpoint;
-    const HttpResponse listed = co_await call(
+    auto listing = call(
         "GET", stream_id.empty() ? endpoint : with_query(endpoint, "stream_id", stream_id), "", true);
+    const HttpResponse listed = co_await std::move(listing);
     std::vector<StreamConfig> streams;
     if (listed.status == 200) {
       streams = parse_streams(listed.body);
@@ -131,11 +169,12 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(const std::map<s
     if (ours != streams.end()) {
       stream = *ours;
     } else {
-      const HttpResponse made = co_await call(
+      auto creating = call(
           "POST", endpoint,
           stream_creation_body(settings_.push, settings_.receiver_url, settings_.push_token,
                                requested_event_types(), settings_.description),
           true);
+      const HttpResponse made = co_await std::move(creating);
       expect_status(made, {200, 201}, "creating a stream at " + endpoint);
       const std::vector<StreamConfig> made_streams = parse_streams(made.body);
       if (made_streams.empty() || made_streams[0].stream_id.empty()) {
@@ -151,8 +190,9 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(const std::map<s
 
     if (created && !metadata.verification_endpoint.empty()) {
       const std::string verification = random_state();
-      const HttpResponse asked = co_await call(
-          "POST", metadata.verification_endpoint, json{{"stream_id", stream_id}, {"state", verification}}.dump(), true);
+      auto asking_verification = call(
+          "POST", metadata.verification_endpoint, verification_body(stream_id, verification), true);
+      const HttpResponse asked = co_await std::move(asking_verification);
       expect_status(asked, {200, 202, 204}, "the verification request at " + metadata.verification_endpoint);
       out.state[ssf_state::kVerificationState] = verification;
       out.state[ssf_state::kVerified] = "false";
@@ -164,11 +204,10 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(const std::map<s
       size_t sent = 0;
       for (const std::string& email : owner_emails) {
         if (known.count(email) || sent >= kSubjectsPerUpkeep) continue;
-        const HttpResponse response = co_await call(
+        auto adding_subject = call(
             "POST", metadata.add_subject_endpoint,
-            json{{"stream_id", stream_id}, {"subject", {{"format", "email"}, {"email", email}}}, {"verified", true}}
-                .dump(),
-            true);
+            add_subject_body(stream_id, email), true);
+        const HttpResponse response = co_await std::move(adding_subject);
         expect_status(response, {200, 204}, "adding a subject at " + metadata.add_subject_endpoint);
         added.push_back(email);
         known.insert(email);
@@ -178,8 +217,8 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(const std::map<s
     }
   }
   if (!metadata.status_endpoint.empty() && !stream_id.empty()) {
-    const HttpResponse answer =
-        co_await call("GET", with_query(metadata.status_endpoint, "stream_id", stream_id), "", true);
+    auto reading_status = call("GET", with_query(metadata.status_endpoint, "stream_id", stream_id), "", true);
+    const HttpResponse answer = co_await std::move(reading_status);
     expect_status(answer, {200}, "the stream status at " + metadata.status_endpoint);
     status = parse_stream_status(answer.body);
   }
@@ -193,11 +232,11 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(const std::map<s
   co_return out;
 }
 
-boost::asio::awaitable<PollOutcome> TransmitterSession::poll(const std::map<std::string, std::string>& state,
-                                                             Timestamp now) {
+boost::asio::awaitable<PollOutcome> TransmitterSession::poll(std::map<std::string, std::string> state, Timestamp now) {
   const std::string endpoint = state_value(state, ssf_state::kPollEndpoint);
   if (endpoint.empty()) throw TransmitterError("no poll endpoint yet: the stream is not set up");
-  co_await refresh_keys(now);
+  auto refresh = refresh_keys(now);
+  co_await std::move(refresh);
   std::shared_ptr<const SigningKeys> keys = keys_.current();
   if (!keys) throw TransmitterError("the transmitter's signing keys are not loaded");
 
@@ -209,13 +248,7 @@ boost::asio::awaitable<PollOutcome> TransmitterSession::poll(const std::map<std:
   for (const json& jti : state_json(state, ssf_state::kPendingAcks, json::array())) {
     if (jti.is_string()) request.ack.push_back(jti.get<std::string>());
   }
-  for (const auto& [jti, error] : state_json(state, ssf_state::kPendingSetErrs, json::object()).items()) {
-    request.set_errs[jti] = SetRefusal{SetErrorCode::invalid_request, error.value("description", "")};
-    const std::string err = error.value("err", "invalid_request");
-    for (SetErrorCode code : {SetErrorCode::invalid_key, SetErrorCode::invalid_issuer, SetErrorCode::invalid_audience}) {
-      if (err == to_string(code)) request.set_errs[jti].err = code;
-    }
-  }
+  request.set_errs = stored_set_errs(state_json(state, ssf_state::kPendingSetErrs, json::object()));
   request.max_events = kMaxEventsPerPoll;
 
   PollOutcome out;
@@ -224,7 +257,8 @@ boost::asio::awaitable<PollOutcome> TransmitterSession::poll(const std::map<std:
   std::set<std::string> this_poll;
   bool refetched = false;
   for (int round = 0; round < kMaxPollRounds; ++round) {
-    const HttpResponse response = co_await call("POST", endpoint, request.to_json(), true);
+    auto polling = call("POST", endpoint, request.to_json(), true);
+    const HttpResponse response = co_await std::move(polling);
     expect_status(response, {200}, "polling " + endpoint);
     // The transmitter has the acknowledgements now; later rounds carry none,
     // because the SETs received below are not committed yet.
@@ -239,7 +273,8 @@ boost::asio::awaitable<PollOutcome> TransmitterSession::poll(const std::map<std:
       SetOutcome outcome = take_set(token, *keys, intake, [&](const std::string& id) { return seen.count(id) > 0; });
       if (outcome.refusal && outcome.refusal->unknown_kid && !refetched) {
         keys_.want_refetch();
-        refetched = co_await refresh_keys(now);
+        auto refresh_now = refresh_keys(now);
+        refetched = co_await std::move(refresh_now);
         if (refetched && keys_.current()) {
           keys = keys_.current();
           outcome = take_set(token, *keys, intake,
@@ -250,7 +285,7 @@ boost::asio::awaitable<PollOutcome> TransmitterSession::poll(const std::map<std:
         continue;  // neither acknowledged nor refused: redelivered once the new key is fetched
       }
       if (outcome.refusal) {
-        errs[jti] = {{"err", to_string(outcome.refusal->err)}, {"description", outcome.refusal->description}};
+        errs[jti] = set_err_entry(*outcome.refusal);
         ++out.refused[std::string(to_string(outcome.refusal->err))];
         continue;
       }

@@ -89,14 +89,14 @@ class TransmitterSession {
   // default_subjects is NONE, and reads the stream status. `state` is what
   // the source stored. Unhealthy when the metadata is unusable or the stream
   // is paused or disabled.
-  boost::asio::awaitable<StreamUpkeep> upkeep(const std::map<std::string, std::string>& state,
-                                              const std::vector<std::string>& owner_emails, Timestamp now);
+  boost::asio::awaitable<StreamUpkeep> upkeep(std::map<std::string, std::string> state,
+                                              std::vector<std::string> owner_emails, Timestamp now);
 
   // One RFC 8936 poll round trip and more while moreAvailable (at most
   // kMaxPollRounds). Acknowledges the jtis `state` holds as pending (those
   // were committed with it); the SETs received now are acknowledged by the
   // next poll, after the caller commits the outcome.
-  boost::asio::awaitable<PollOutcome> poll(const std::map<std::string, std::string>& state, Timestamp now);
+  boost::asio::awaitable<PollOutcome> poll(std::map<std::string, std::string> state, Timestamp now);
 
   static constexpr int kMaxPollRounds = 20;
   static constexpr int kMaxEventsPerPoll = 50;
@@ -104,8 +104,9 @@ class TransmitterSession {
   static constexpr size_t kSubjectsPerUpkeep = 200;
 
  private:
-  boost::asio::awaitable<HttpResponse> call(const std::string& method, const std::string& url,
-                                            const std::string& body, bool bearer);
+  // Coroutines take their arguments by value: a reference parameter would
+  // dangle once the caller's temporaries are gone.
+  boost::asio::awaitable<HttpResponse> call(std::string method, std::string url, std::string body, bool bearer);
 
   boost::asio::any_io_executor executor_;
   TransmitterSettings settings_;
