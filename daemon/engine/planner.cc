@@ -48,7 +48,11 @@ std::vector<const IdentityRecord*> accounts_in_use(const std::vector<const Ident
   std::vector<const IdentityRecord*> in_use;
   in_use.reserve(ids.size());
   for (const IdentityRecord* r : ids) {
-    if (r->status == IdentityStatus::active || !active_in(r->source)) in_use.push_back(r);
+    // A compromise is never set aside: another account of the same person
+    // being active does not make the compromised credentials safe.
+    if (r->status == IdentityStatus::active || r->status == IdentityStatus::compromised || !active_in(r->source)) {
+      in_use.push_back(r);
+    }
   }
   return in_use;
 }

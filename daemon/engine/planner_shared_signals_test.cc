@@ -98,6 +98,17 @@ TEST_F(SharedSignalsPlannerTest, DeletionOutranksCompromiseAndCompromiseOutranks
   EXPECT_EQ(judge().action->reason, Reason::identity_deleted);
 }
 
+TEST_F(SharedSignalsPlannerTest, AnActiveAccountOfTheSameSourceDoesNotSetACompromiseAside) {
+  // The transmitter said Alice (by email) is compromised, and later that her
+  // account (by iss_sub) is enabled: two identities of one source, one email.
+  add("okta", "00u1", "alice@example.com", IdentityStatus::active, true);
+  add("ssf", "email:alice@example.com", "alice@example.com", IdentityStatus::compromised, false);
+  add("ssf", "other-account", "alice@example.com", IdentityStatus::active, false, kNow - hours{0});
+  const KeyVerdict v = judge();
+  ASSERT_EQ(v.kind, VerdictKind::act) << v.note;
+  EXPECT_EQ(v.action->reason, Reason::credential_compromise);
+}
+
 TEST_F(SharedSignalsPlannerTest, SubjectReferenceJoinsAnotherSourcesIdentity) {
   add("okta", "00u1", "alice@example.com", IdentityStatus::active, true);
   add("ssf", subject_reference("00u1"), "", IdentityStatus::inactive, false).status_detail = "account-disabled";
