@@ -9,6 +9,7 @@
 #include "connectors/okta/okta_source.h"
 #include "connectors/saml/saml_source.h"
 #include "connectors/scim/scim_source.h"
+#include "connectors/ssf/ssf_source.h"
 
 namespace keywarden {
 
@@ -21,6 +22,7 @@ const std::vector<const SourceType*>& source_types() {
       &entra_source_type(),
       &keycloak_source_type(),
       &saml_source_type(),
+      &ssf_source_type(),
   };
   return types;
 }

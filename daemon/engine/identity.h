@@ -6,19 +6,31 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "daemon/engine/time_point.h"
 
 namespace keywarden {
 
-enum class IdentityStatus { active, inactive, deleted };
+// `compromised`: a transmitter reported the account's credentials or
+// sessions compromised (SPEC §8.1, on_compromise = "revoke"). Its keys are
+// revoked with the reason credential_compromise and never reactivated.
+enum class IdentityStatus { active, inactive, deleted, compromised };
 
 std::string_view to_string(IdentityStatus s);
 std::optional<IdentityStatus> identity_status_from_string(std::string_view s);
 
 // Emails join identities to Palette users: trimmed, ASCII lower-cased.
 std::string normalize_email(std::string_view email);
+
+// A subject reference: an identity that names its person by another source's
+// subject id instead of by email (an SSF event about iss_sub "00u1"). Its
+// subject_id is subject_reference("00u1") and its email empty; the engine
+// joins it to the email of every identity, of any other source, whose
+// subject_id is "00u1" (join_subject_references). Until some source reports
+// that subject it joins no one, and it takes effect as soon as one does.
+std::string subject_reference(std::string_view subject_id);
 
 // One person as a source reports them in one read or push. Connectors produce
 // these; they carry no history.
@@ -81,5 +93,11 @@ struct IdentityChanges {
     return identities.empty() && memberships.empty() && event_ids.empty() && cursors.empty();
   }
 };
+
+// (email, record) for every subject reference in `identities` that some
+// identity of another source with a non-empty email has the subject id of.
+// Pointers point into `identities`.
+std::vector<std::pair<std::string, const IdentityRecord*>> join_subject_references(
+    const std::vector<IdentityRecord>& identities);
 
 }  // namespace keywarden

@@ -18,6 +18,7 @@ constexpr std::array<std::pair<Reason, std::string_view>, 10> kReasons{{
     {Reason::grace_elapsed, "grace_elapsed"},
     {Reason::re_entitled, "re_entitled"},
     {Reason::stale_team, "stale_team"},
+    {Reason::credential_compromise, "credential_compromise"},
 }};
 
 }  // namespace

@@ -24,6 +24,7 @@ enum class Reason {
   grace_elapsed,
   re_entitled,
   stale_team,
+  credential_compromise,  // SPEC §8.1: never reactivated by keywarden
 };
 
 std::string_view to_string(ActionKind k);   // "revoke" | "reactivate" | "delete"

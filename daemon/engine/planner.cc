@@ -50,7 +50,11 @@ std::vector<const IdentityRecord*> accounts_in_use(const std::vector<const Ident
   std::vector<const IdentityRecord*> in_use;
   in_use.reserve(ids.size());
   for (const IdentityRecord* r : ids) {
-    if (r->status == IdentityStatus::active || !active_in(r->source)) in_use.push_back(r);
+    // A compromise is never set aside: another account of the same person
+    // being active does not make the compromised credentials safe.
+    if (r->status == IdentityStatus::active || r->status == IdentityStatus::compromised || !active_in(r->source)) {
+      in_use.push_back(r);
+    }
   }
   return in_use;
 }
@@ -129,14 +133,17 @@ class OwnerJudge {
   }
 
  private:
-  // A deleted or inactive identity in any source. Healthy sources win over
-  // unhealthy ones, deletion over deactivation, the earliest sighting over
-  // later ones.
+  // A deleted, compromised or inactive identity in any source. Healthy
+  // sources win over unhealthy ones, deletion over compromise over
+  // deactivation, the earliest sighting over later ones.
   std::optional<OwnerStanding> departure(const std::vector<const IdentityRecord*>& ids) const {
     const IdentityRecord* best = nullptr;
     auto rank = [&](const IdentityRecord* r) {
       return std::make_tuple(unhealthy_.count(r->source) > 0 ? 1 : 0,
-                             r->status == IdentityStatus::deleted ? 0 : 1, r->status_since);
+                             r->status == IdentityStatus::deleted       ? 0
+                             : r->status == IdentityStatus::compromised ? 1
+                                                                        : 2,
+                             r->status_since);
     };
     for (const auto* r : ids) {
       if (r->status == IdentityStatus::active) continue;
@@ -145,12 +152,13 @@ class OwnerJudge {
     if (!best) return std::nullopt;
     OwnerStanding out;
     out.kind = OwnerStanding::Kind::departed;
-    out.reason = best->status == IdentityStatus::deleted ? Reason::identity_deleted : Reason::identity_inactive;
+    out.reason = best->status == IdentityStatus::deleted       ? Reason::identity_deleted
+                 : best->status == IdentityStatus::compromised ? Reason::credential_compromise
+                                                               : Reason::identity_inactive;
     out.since = best->status_since;
     set_identity(out, *best);
     const std::string what = !best->status_detail.empty() ? best->status_detail
-                             : best->status == IdentityStatus::deleted ? "deleted"
-                                                                        : "inactive";
+                             : std::string(to_string(best->status));
     out.detail = what + " since " + format_rfc3339(best->status_since);
     out.rests_on_unhealthy = unhealthy_.count(best->source) > 0;
     return out;
@@ -178,6 +186,9 @@ class KeyJudge {
         teams_(*in.inventory, *in.identities, in.unhealthy_sources, in.policy->revoke_after, in.now) {
     for (const auto& r : *in.identities) {
       if (!r.email.empty()) by_email_[r.email].push_back(&r);
+    }
+    for (const auto& [email, reference] : join_subject_references(*in.identities)) {
+      by_email_[email].push_back(reference);
     }
     exempt_users_.insert(policy_.exempt_users.begin(), policy_.exempt_users.end());
   }

@@ -15,7 +15,35 @@ struct Migration {
   int version;
   const char* description;
   const char* sql;
+  void (*code)(sqlite3* db) = nullptr;  // runs after `sql`, in the same transaction
 };
+
+// Migration 4: identities.status may be 'compromised' (SPEC §8.1). Widening
+// a CHECK leaves every stored row valid, so the table is not rebuilt (a
+// rebuild would cascade-delete memberships through their foreign key):
+// the stored CREATE TABLE text is rewritten and the schema cookie bumped, as
+// SQLite's ALTER TABLE page describes for relaxing a constraint.
+void allow_compromised_status(sqlite3* db) {
+  const int64_t cookie = [&] {
+    sql::Statement read(db, "PRAGMA schema_version");
+    if (!read.step()) throw StoreError("store: PRAGMA schema_version returned no row");
+    return read.int64(0);
+  }();
+  sql::exec(db, "PRAGMA writable_schema = ON");
+  const int changed = [&] {
+    sql::Statement rewrite(db,
+                           "UPDATE sqlite_schema SET sql = replace(sql, ?1, ?2) "
+                           "WHERE type = 'table' AND name = 'identities' AND instr(sql, ?1) > 0");
+    rewrite.bind(1, "CHECK (status IN ('active', 'inactive', 'deleted'))")
+        .bind(2, "CHECK (status IN ('active', 'inactive', 'deleted', 'compromised'))");
+    rewrite.run();
+    return rewrite.changes();
+  }();
+  // PRAGMA takes no bound parameters; the value is an integer SQLite gave us.
+  sql::exec(db, "PRAGMA schema_version = " + std::to_string(cookie + 1));
+  sql::exec(db, "PRAGMA writable_schema = OFF");
+  if (changed != 1) throw StoreError("store: migration 5 did not find the identities status constraint");
+}
 
 // Conventions: times are INTEGER Unix seconds (UTC); enums are TEXT in the
 // engine's to_string spelling; tables are STRICT so a wrongly typed value is
@@ -244,6 +272,7 @@ CREATE TABLE stale_team_memberships (
   PRIMARY KEY (owner_uid, team, source, group_name)
 ) STRICT, WITHOUT ROWID;
 )sql"},
+    {5, "identity status compromised", "", allow_compromised_status},
 };
 
 constexpr int kLatestVersion = kMigrations[std::size(kMigrations) - 1].version;
@@ -300,6 +329,7 @@ void migrate(sqlite3* db) {
     sql::exec(
         db, migration.sql,
         "migration " + std::to_string(migration.version) + " (" + migration.description + ")");
+    if (migration.code != nullptr) migration.code(db);
     sql::Statement record(
         db, "INSERT INTO schema_migrations (version, description, applied_at) VALUES (?1, ?2, ?3)");
     record.bind(1, migration.version).bind(2, migration.description).bind(3, now_utc());

@@ -963,6 +963,33 @@ TEST_F(StoreTest, VersionThatDisagreesWithMigrationRecordIsRefused) {
   EXPECT_THROW(Store::open(db_file_), StoreError);
 }
 
+TEST_F(StoreTest, CompromisedStatusIsStoredAndLoaded) {
+  store_->apply_identity_update("idp-s", person("email:a@x.com", "a@x.com", IdentityStatus::compromised), false,
+                                at(100));
+  EXPECT_EQ(identity("idp-s", "email:a@x.com").status, IdentityStatus::compromised);
+}
+
+TEST_F(StoreTest, MigrationToCompromisedStatusKeepsEveryRow) {
+  // A database as schema version 4 left it: the old CHECK, with identities
+  // and memberships in it.
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"palette-users"})}, 1, at(100));
+  store_.reset();
+  exec_raw(
+      "PRAGMA writable_schema = ON;"
+      "UPDATE sqlite_schema SET sql = replace(sql, ', ''compromised''))', '))') WHERE name = 'identities';"
+      "PRAGMA writable_schema = OFF;"
+      "DELETE FROM schema_migrations WHERE version = 5;"
+      "PRAGMA user_version = 4;");
+  EXPECT_EQ(query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'identities' AND sql LIKE '%compromised%'"), 0);
+  reopen();
+  EXPECT_EQ(store_->schema_version(), 5);
+  const IdentityRecord kept = identity("idp-a", "u1");
+  ASSERT_EQ(kept.memberships.size(), 1u);  // not cascade-deleted by the migration
+  EXPECT_EQ(kept.memberships[0].group, "palette-users");
+  store_->apply_identity_update("idp-a", person("u1", "a@x.com", IdentityStatus::compromised), false, at(200));
+  EXPECT_EQ(identity("idp-a", "u1").status, IdentityStatus::compromised);
+}
+
 TEST_F(StoreTest, ForeignFileWithTablesButNoVersionIsRefused) {
   store_.reset();
   std::filesystem::remove(db_file_);

@@ -1,0 +1,113 @@
+#include "connectors/ssf/set_intake.h"
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "connectors/ssf/transmitter_wire.h"
+#include "daemon/base/ascii.h"
+
+namespace keywarden {
+
+std::shared_ptr<const SigningKeys> TransmitterKeys::current() const {
+  std::lock_guard lock(mutex_);
+  return keys_;
+}
+
+void TransmitterKeys::replace(std::shared_ptr<const SigningKeys> keys, Timestamp fetched_at) {
+  std::lock_guard lock(mutex_);
+  keys_ = std::move(keys);
+  fetched_at_ = fetched_at;
+  refetch_wanted_ = false;
+}
+
+void TransmitterKeys::want_refetch() {
+  std::lock_guard lock(mutex_);
+  refetch_wanted_ = true;
+}
+
+bool TransmitterKeys::refetch_wanted() const {
+  std::lock_guard lock(mutex_);
+  return refetch_wanted_ || !keys_;
+}
+
+bool TransmitterKeys::may_fetch(Timestamp now) const {
+  std::lock_guard lock(mutex_);
+  return !fetched_at_ || now >= *fetched_at_ + kMinRefetchInterval;
+}
+
+SetOutcome take_set(std::string_view compact, const SigningKeys& keys, const IntakeSettings& settings,
+                    const std::function<bool(const std::string&)>& seen) {
+  SetOutcome out;
+  SetVerification verification = verify_set(compact, keys, settings.expect);
+  if (auto* refusal = std::get_if<SetRefusal>(&verification)) {
+    out.refusal = std::move(*refusal);
+    return out;
+  }
+  VerifiedSet& set = std::get<VerifiedSet>(verification);
+  out.jti = set.jti;
+  if (seen(set.jti)) {
+    out.duplicate = true;
+    return out;
+  }
+  out.facts = facts_from_events(read_set_events(set.claims), settings.on_compromise, set.jti);
+  return out;
+}
+
+bool bearer_matches(std::string_view authorization, std::string_view expected) {
+  if (expected.empty()) return false;
+  constexpr std::string_view kScheme = "bearer ";
+  if (authorization.size() < kScheme.size() || ascii_lower(authorization.substr(0, kScheme.size())) != kScheme) {
+    return false;
+  }
+  std::string_view presented = authorization.substr(kScheme.size());
+  while (!presented.empty() && presented.front() == ' ') presented.remove_prefix(1);
+  while (!presented.empty() && presented.back() == ' ') presented.remove_suffix(1);
+  unsigned char a[SHA256_DIGEST_LENGTH];
+  unsigned char b[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(presented.data()), presented.size(), a);
+  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
+  return CRYPTO_memcmp(a, b, sizeof a) == 0;
+}
+
+namespace {
+
+// RFC 8935 §2: "application/secevent+jwt"; parameters (charset) allowed.
+bool is_set_media_type(std::string_view content_type) {
+  const std::string type = ascii_lower(content_type.substr(0, content_type.find(';')));
+  std::string_view trimmed = type;
+  while (!trimmed.empty() && trimmed.back() == ' ') trimmed.remove_suffix(1);
+  return trimmed == "application/secevent+jwt";
+}
+
+PushAnswer refused(SetRefusal refusal) {
+  PushAnswer answer;
+  answer.status = 400;
+  answer.content_type = "application/json";
+  answer.body = set_error_body(refusal);
+  answer.outcome.refusal = std::move(refusal);
+  return answer;
+}
+
+}  // namespace
+
+PushAnswer answer_push(std::string_view content_type, std::string_view body, const SigningKeys* keys,
+                       const IntakeSettings& settings, const std::function<bool(const std::string&)>& seen) {
+  if (!is_set_media_type(content_type)) {
+    return refused({SetErrorCode::invalid_request, "Content-Type must be application/secevent+jwt"});
+  }
+  if (keys == nullptr) {
+    PushAnswer answer;
+    answer.status = 503;
+    answer.content_type = "application/json";
+    answer.body = R"({"description":"the transmitter's signing keys are not loaded yet; retry later"})";
+    return answer;
+  }
+  SetOutcome outcome = take_set(body, *keys, settings, seen);
+  if (outcome.refusal) return refused(*outcome.refusal);
+  PushAnswer answer;
+  answer.status = 202;
+  answer.outcome = std::move(outcome);
+  return answer;
+}
+
+}  // namespace keywarden

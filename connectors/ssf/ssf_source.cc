@@ -1,0 +1,182 @@
+#include "connectors/ssf/ssf_source.h"
+
+#include <nlohmann/json.hpp>
+
+namespace keywarden {
+
+namespace net = boost::asio;
+using nlohmann::json;
+
+namespace {
+
+std::string secret_or_empty(const SourceConfig& config, const std::string& base) {
+  const SecretRef ref = config.secret(base);
+  if (ref.empty()) return {};
+  try {
+    return read_secret(ref);
+  } catch (const std::exception&) {
+    return {};  // read again on first use; read_secret's message is reported there
+  }
+}
+
+TransmitterSettings settings_of(const SourceConfig& config) {
+  TransmitterSettings settings;
+  settings.issuer = config.get("issuer");
+  settings.audience = config.get("audience");
+  settings.push = config.get("delivery") == "push";
+  settings.receiver_url = config.get("receiver_url");
+  settings.token = secret_or_empty(config, "token");
+  settings.push_token = secret_or_empty(config, "push_token");
+  settings.on_compromise =
+      config.get("on_compromise") == "revoke" ? CompromisePolicy::revoke : CompromisePolicy::report;
+  settings.description = "keywarden " + config.name;
+  return settings;
+}
+
+PushResponse plain(int status, std::string body) {
+  PushResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+}  // namespace
+
+const SourceType& ssf_source_type() {
+  static const SourceType type{
+      {"ssf",
+       {{"issuer", ValueKind::url, true, {}, {}, "the transmitter's issuer; its metadata gives jwks_uri and endpoints"},
+        {"audience", ValueKind::text, true, {}, {}, "the aud every SET must name"},
+        {"delivery", ValueKind::choice, true, {}, {"push", "poll"}, "push (RFC 8935) or poll (RFC 8936)"},
+        {"receiver_url", ValueKind::url, false, {}, {}, "the public URL of /ssf/<source>, for push streams"},
+        {"token", ValueKind::secret, false, {}, {}, "the bearer token keywarden presents to the transmitter"},
+        {"push_token", ValueKind::secret, false, {}, {}, "the bearer token the transmitter presents on pushes"},
+        {"on_compromise", ValueKind::choice, false, "report", {"report", "revoke"},
+         "credential-compromise and session-revoked: report, or revoke with credential_compromise"},
+        {"poll_interval", ValueKind::duration, false, "30s", {}, "how often a poll stream and the stream status are read"}},
+       {},
+       "an OpenID Shared Signals (SSF/CAEP/RISC) transmitter, pushed or polled"},
+      "/ssf/", "ssf",
+      [](const SourceConfig& config, net::any_io_executor executor) -> std::unique_ptr<Source> {
+        return std::make_unique<SsfSource>(config, std::move(executor));
+      },
+  };
+  return type;
+}
+
+SsfSource::SsfSource(SourceConfig config, net::any_io_executor executor)
+    : Source(with_defaults(std::move(config), ssf_source_type().schema)),
+      push_(this->config().get("delivery") == "push"),
+      session_(std::move(executor), settings_of(this->config())) {}
+
+std::optional<std::string> SsfSource::push_token() const {
+  const std::lock_guard lock(push_token_mutex_);
+  if (!push_token_) {
+    const SecretRef ref = config().secret("push_token");
+    if (ref.empty()) return std::nullopt;
+    try {
+      push_token_ = read_secret(ref);
+    } catch (const std::exception&) {
+      return std::nullopt;  // not kept: a file that appears later is picked up
+    }
+  }
+  return push_token_;
+}
+
+std::optional<PushResponse> SsfSource::authorize(const PushRequest& head) const {
+  const std::optional<std::string> expected = push_token();
+  const auto presented = head.headers.find("authorization");
+  if (!expected || presented == head.headers.end() || !bearer_matches(presented->second, *expected)) {
+    PushResponse r = plain(401, R"({"err":"authentication_failed","description":"missing or wrong bearer token"})");
+    r.headers["WWW-Authenticate"] = "Bearer";
+    return r;
+  }
+  return std::nullopt;
+}
+
+PushResponse SsfSource::handle_push(const PushRequest& request, const PushContext& context) {
+  if (!push_) return plain(404, R"({"err":"invalid_request","description":"this source polls its transmitter"})");
+  if (request.path != "" && request.path != "/") return plain(404, R"({"err":"invalid_request","description":"no such path"})");
+  if (request.method != "POST") {
+    PushResponse r = plain(405, R"({"err":"invalid_request","description":"SETs are POSTed"})");
+    r.headers["Allow"] = "POST";
+    return r;
+  }
+  const auto content_type = request.headers.find("content-type");
+  const std::shared_ptr<const SigningKeys> keys = session_.keys().current();
+  IntakeSettings intake{{session_.settings().issuer, session_.settings().audience, context.now},
+                        session_.settings().on_compromise};
+  PushAnswer answer = answer_push(content_type == request.headers.end() ? "" : content_type->second, request.body,
+                                  keys.get(), intake,
+                                  [&](const std::string& jti) { return context.known.event_seen(jti); });
+  if (answer.outcome.refusal && answer.outcome.refusal->unknown_kid) session_.keys().want_refetch();
+
+  PushResponse response;
+  response.status = answer.status;
+  response.body = std::move(answer.body);
+  response.content_type = answer.content_type;
+  if (answer.status != 202 || answer.outcome.duplicate) return response;
+
+  SetFacts& facts = answer.outcome.facts;
+  response.changes.identities = std::move(facts.identities);
+  response.changes.event_ids.push_back(answer.outcome.jti);
+  std::map<std::string, std::string> stream_state;
+  if (facts.stream_status) stream_state[ssf_state::kStreamStatus] = *facts.stream_status;
+  if (facts.verification_state &&
+      *facts.verification_state == context.known.state(ssf_state::kVerificationState).value_or("\x01")) {
+    stream_state[ssf_state::kVerified] = "true";
+  }
+  if (!stream_state.empty()) {
+    std::map<std::string, std::string> merged;
+    for (const char* name : {ssf_state::kStreamId, ssf_state::kStreamStatus, ssf_state::kVerified,
+                             ssf_state::kMissingEvents}) {
+      if (auto value = context.known.state(name)) merged[name] = *value;
+    }
+    for (const auto& [name, value] : stream_state) merged[name] = value;
+    stream_state[ssf_state::kStatusJson] = stream_status_json(merged);
+    response.changes.cursors = std::move(stream_state);
+  }
+  return response;
+}
+
+net::awaitable<ChangeSet> SsfSource::read_changes(std::map<std::string, std::string> state) {
+  const Timestamp now = now_utc();
+  ChangeSet changes;
+  if (push_) co_return changes;
+  try {
+    if (!state.count(ssf_state::kPollEndpoint)) {
+      // No upkeep has set the stream up yet: do it now, then poll.
+      auto setting_up = session_.upkeep(state, {}, now);
+      StreamUpkeep setup = co_await std::move(setting_up);
+      if (setup.unhealthy) throw SourceReadError(*setup.unhealthy);
+      for (auto& [name, value] : setup.state) state[name] = value;
+      changes.cursors = setup.state;
+    }
+    auto polling = session_.poll(state, now);
+    PollOutcome outcome = co_await std::move(polling);
+    changes.identities = std::move(outcome.identities);
+    changes.event_ids = std::move(outcome.event_ids);
+    for (auto& [name, value] : outcome.state) changes.cursors[name] = std::move(value);
+    if (changes.cursors.count(ssf_state::kStreamStatus) || changes.cursors.count(ssf_state::kVerified)) {
+      std::map<std::string, std::string> merged = state;
+      for (const auto& [name, value] : changes.cursors) merged[name] = value;
+      changes.cursors[ssf_state::kStatusJson] = stream_status_json(merged);
+    }
+  } catch (const TransmitterError& e) {
+    throw SourceReadError(e.what());
+  } catch (const boost::system::system_error& e) {
+    throw SourceReadError("SSF transmitter " + session_.settings().issuer + ": " + e.code().message());
+  }
+  co_return changes;
+}
+
+net::awaitable<UpkeepResult> SsfSource::upkeep(const ReadContext& context) {
+  UpkeepResult result;
+  auto keeping_up = session_.upkeep(context.state, context.owner_emails, context.now);
+  StreamUpkeep upkeep = co_await std::move(keeping_up);
+  result.cursors = std::move(upkeep.state);
+  result.unhealthy = std::move(upkeep.unhealthy);
+  co_return result;
+}
+
+}  // namespace keywarden

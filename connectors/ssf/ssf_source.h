@@ -1,0 +1,56 @@
+// type = "ssf" (SPEC §8.1): an OpenID Shared Signals transmitter as a source
+// of security events, pushed to /ssf/<source> (RFC 8935) or polled (RFC 8936).
+//
+// - authorize(): the push bearer, compared in constant time; 401 otherwise.
+// - handle_push(): verifies the SET with the keys last fetched (no network:
+//   it runs inside the daemon's store transaction) and answers 202 with its
+//   facts, or 400 {"err","description"}. A SET naming an unknown kid is
+//   refused and makes the next upkeep fetch the JWKS again.
+// - read_changes(): with poll delivery, one poll exchange (see
+//   TransmitterSession::poll); its acknowledgements wait in the returned
+//   state until the next poll, so a jti is acknowledged only once committed.
+//   With push delivery, nothing (see reads_incrementally()).
+// - upkeep(): discovery, JWKS, stream, subjects, verification and status.
+// It reports events, never a directory: polls() is false.
+#pragma once
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "connectors/source.h"
+#include "connectors/source_type.h"
+#include "connectors/ssf/transmitter_session.h"
+
+namespace keywarden {
+
+const SourceType& ssf_source_type();
+
+class SsfSource : public Source {
+ public:
+  SsfSource(SourceConfig config, boost::asio::any_io_executor executor);
+
+  bool polls() const override { return false; }
+  // Both deliveries: poll reads SETs every poll_interval; push reads nothing,
+  // but the daemon's upkeep after each incremental read is what reads the
+  // stream status every poll_interval (SPEC §8.1), as for poll.
+  bool reads_incrementally() const override { return true; }
+  boost::asio::awaitable<ChangeSet> read_changes(std::map<std::string, std::string> state) override;
+
+  bool accepts_pushes() const override { return push_; }
+  std::optional<PushResponse> authorize(const PushRequest& head) const override;
+  PushResponse handle_push(const PushRequest& request, const PushContext& context) override;
+
+  bool has_upkeep() const override { return true; }
+  boost::asio::awaitable<UpkeepResult> upkeep(const ReadContext& context) override;
+
+ private:
+  std::optional<std::string> push_token() const;
+
+  bool push_;
+  TransmitterSession session_;
+  mutable std::mutex push_token_mutex_;
+  mutable std::optional<std::string> push_token_;
+};
+
+}  // namespace keywarden
