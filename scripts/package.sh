@@ -34,6 +34,13 @@ stage="$root/build/package-stage"
 rm -rf "$stage"
 mkdir -p "$stage/keywarden"
 git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | tar -xf - -C "$stage/keywarden"
+# debhelper 13 points HOME at a scratch folder while it builds, where ccache
+# would find neither its configuration nor its cache: name both.
+if command -v ccache >/dev/null 2>&1; then
+  export CCACHE_DIR="${CCACHE_DIR:-$(ccache -k cache_dir)}"
+  base_dir="$(ccache -k base_dir)"
+  [[ -n "$base_dir" ]] && export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$base_dir}"
+fi
 (cd "$stage/keywarden" && dpkg-buildpackage -us -uc -b "-j$jobs")
 
 rm -rf "$out"
