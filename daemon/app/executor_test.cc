@@ -179,7 +179,11 @@ TEST_F(ExecutorTest, AnotherRefusalFailsOnlyThatActionAndTheRunGoesOn) {
   EXPECT_EQ(report.done, 1);
   EXPECT_EQ(report.pending, 0);
   EXPECT_TRUE(pending_keys().empty());
-  ASSERT_EQ(store_->intent(1)->state, IntentState::failed);
+  const auto rows = audit();
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].key_uid, "k1");
+  EXPECT_EQ(rows[0].result, "failed");
+  EXPECT_EQ(rows[1].result, "done");
 }
 
 // ---- 404 ---------------------------------------------------------------------
