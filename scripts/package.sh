@@ -4,11 +4,22 @@
 # holding the .deb files: build/package/ unless KEYWARDEN_PACKAGE_DIR says
 # otherwise. Installs the packaging tools it needs (debhelper, dpkg-dev,
 # lintian) when run as root. Jobs: KEYWARDEN_PACKAGE_JOBS (default 2).
+#
+# Usage: package.sh                  compile everything again, with Debian's
+#                                    hardening flags (dpkg-buildflags)
+#        package.sh --reuse-build    package the binary of ./build (scripts/build.sh's,
+#                                    the one CI tests), compiling only what is stale
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd)"
 out="${KEYWARDEN_PACKAGE_DIR:-$root/build/package}"
 jobs="${KEYWARDEN_PACKAGE_JOBS:-2}"
+reuse=""
+case "${1:-}" in
+  "") ;;
+  --reuse-build) reuse="$root/build" ;;
+  *) echo "usage: $0 [--reuse-build]" >&2; exit 2 ;;
+esac
 
 ./scripts/install-deps.sh
 tools=(debhelper dpkg-dev fakeroot lintian)
@@ -40,6 +51,11 @@ if command -v ccache >/dev/null 2>&1; then
   export CCACHE_DIR="${CCACHE_DIR:-$(ccache -k cache_dir)}"
   base_dir="$(ccache -k base_dir)"
   [[ -n "$base_dir" ]] && export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$base_dir}"
+fi
+if [[ -n "$reuse" ]]; then
+  [[ -f "$reuse/CMakeCache.txt" ]] ||
+    cmake -S . -B "$reuse" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  export KEYWARDEN_REUSE_BUILD="$reuse"
 fi
 (cd "$stage/keywarden" && dpkg-buildpackage -us -uc -b "-j$jobs")
 
