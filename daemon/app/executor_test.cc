@@ -9,6 +9,7 @@
 #include <boost/asio/io_context.hpp>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -37,12 +38,17 @@ class FakePalette final : public PaletteActions {
 
   net::awaitable<MutationResult> set_key_active(std::string key_uid, bool active) override {
     calls.push_back({std::string("PUT state=") + (active ? "true" : "false"), key_uid});
+    if (on_call) on_call(key_uid);
     co_return respond(key_uid);
   }
   net::awaitable<MutationResult> delete_key(std::string key_uid) override {
     calls.push_back({"DELETE", key_uid});
+    if (on_call) on_call(key_uid);
     co_return respond(key_uid);
   }
+
+  // Runs as each call is received, before it is answered.
+  std::function<void(const std::string& key_uid)> on_call;
 
   std::vector<std::string> keys_called() const {
     std::vector<std::string> uids;
@@ -312,6 +318,40 @@ TEST_F(ExecutorTest, AnIntentLeftPendingIsSentOnlyOnceAcrossTwoResumes) {
   resume(inventory);  // sends it, done
   resume(inventory);  // nothing left
   EXPECT_EQ(palette_.keys_called(), (Keys{"k1", "k1"}));  // the 503, then the one that took effect
+}
+
+// ---- Intent before call ----------------------------------------------------------
+
+TEST_F(ExecutorTest, EachIntentIsJournaledBeforeItsCallIsSent) {
+  std::vector<std::string> journaled_at_call;
+  palette_.on_call = [&](const std::string& key_uid) {
+    for (const JournalEntry& e : store_->pending_intents())
+      if (e.action.key_uid == key_uid) journaled_at_call.push_back(key_uid);
+  };
+  carry_out({revoke("k1"), action(ActionKind::delete_key, "k2")});
+  EXPECT_EQ(journaled_at_call, (Keys{"k1", "k2"}));
+}
+
+TEST_F(ExecutorTest, JournalWritesGoThroughTheStoreWritesWhenSet) {
+  // The daemon hands journal writes to its store worker; each is awaited
+  // before the executor goes on, so the intent is still durable before its call.
+  std::vector<std::string> journaled_at_call;
+  palette_.on_call = [&](const std::string& key_uid) {
+    for (const JournalEntry& e : store_->pending_intents())
+      if (e.action.key_uid == key_uid) journaled_at_call.push_back(key_uid);
+  };
+  int writes = 0;
+  Executor executor(*store_, palette_);
+  executor.set_store_writes([&](std::function<void(Store&)> work) -> net::awaitable<void> {
+    ++writes;
+    work(*store_);
+    co_return;
+  });
+  const ExecutionReport report = run(executor.carry_out("p-000000000005", {revoke("k1"), revoke("k2")}));
+  EXPECT_EQ(report.done, 2);
+  EXPECT_EQ(writes, 3) << "one write for the intents, one per outcome";
+  EXPECT_EQ(journaled_at_call, (Keys{"k1", "k2"}));
+  EXPECT_TRUE(pending_keys().empty());
 }
 
 // ---- Stop ---------------------------------------------------------------------

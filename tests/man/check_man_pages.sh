@@ -30,7 +30,7 @@ for command in $commands; do
   done
 done
 for code in 0 1 2 3 4; do
-  grep -qE "^ {7}$code$" <<<"$text" || fail "keywarden(8) EXIT STATUS has no entry for $code"
+  grep -qE "^ {7}$code( |$)" <<<"$text" || fail "keywarden(8) EXIT STATUS has no entry for $code"
 done
 for section in COMMANDS "EXIT STATUS" FILES SIGNALS ENVIRONMENT; do
   grep -qx "$section" <<<"$text" || fail "keywarden(8) has no $section section"
