@@ -29,7 +29,9 @@ complete_line() {
 offers() {  # offers "EXPECTED" WORD...
   local expected="$1"
   shift
-  complete_line "$@" | grep -qxF -- "$expected" || fail "'keywarden $*<TAB>' does not offer '$expected' (got: $(complete_line "$@" | tr '\n' ' '))"
+  local offered
+  offered="$(complete_line "$@")"  # captured first: grep -q closing a pipe early would fail it under pipefail
+  grep -qxF -- "$expected" <<<"$offered" || fail "'keywarden $*<TAB>' does not offer '$expected' (got: $(tr '\n' ' ' <<<"$offered"))"
 }
 
 # The commands, from the binary's own help (CLI11: a "SUBCOMMANDS:"/"Subcommands:" section).

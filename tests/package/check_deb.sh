@@ -64,7 +64,7 @@ grep -q '^/etc/credstore' <<<"$contents" && fail "/etc/credstore is the admin's,
 dpkg -x "$deb" "$root" || { echo "FAIL: dpkg -x $deb" >&2; exit 1; }
 
 version="$(dpkg-deb -f "$deb" Version)"
-printed="$("$root/usr/bin/keywarden" version 2>&1 | head -n1)"
+printed="$("$root/usr/bin/keywarden" version 2>&1 | sed -n 1p)"
 [[ "$printed" == "keywarden ${version%%-*}" ]] || fail "the packaged binary says '$printed', the package is $version"
 
 if [[ -n "$unit_path" ]]; then

@@ -17,7 +17,7 @@ if [[ "$changelog_upstream" != "$cmake_version" ]]; then
   exit 1
 fi
 
-binary_version="$("$keywarden" version | head -n1)"
+binary_version="$("$keywarden" version | sed -n 1p)"
 if [[ "$binary_version" != "keywarden $cmake_version" ]]; then
   echo "FAIL: 'keywarden version' prints '$binary_version', expected 'keywarden $cmake_version'" >&2
   exit 1
