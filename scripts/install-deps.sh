@@ -11,6 +11,7 @@ packages=(
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 curl ca-certificates wrk
+  groff-base prometheus   # man page checks (groff); promtool for contrib/prometheus
 )
 
 missing=()

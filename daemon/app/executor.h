@@ -17,7 +17,7 @@
 
 #include "daemon/engine/palette_inventory.h"
 #include "daemon/engine/plan.h"
-#include "daemon/palette/palette_client.h"
+#include "daemon/palette/palette_actions.h"
 #include "daemon/store/store.h"
 
 namespace keywarden {
@@ -36,7 +36,7 @@ class Executor {
  public:
   using Observer = std::function<void(const Action&, std::string_view result, double seconds)>;
 
-  Executor(Store& store, PaletteClient& palette) : store_(store), palette_(palette) {}
+  Executor(Store& store, PaletteActions& palette) : store_(store), palette_(palette) {}
 
   // Called after each action with result "done", "failed" or "pending".
   void set_observer(Observer observer) { observer_ = std::move(observer); }
@@ -63,7 +63,7 @@ class Executor {
   boost::asio::awaitable<void> write(std::function<void(Store&)> work);
 
   Store& store_;
-  PaletteClient& palette_;
+  PaletteActions& palette_;
   Observer observer_;
   StoreWrites writes_;
   bool stop_ = false;

@@ -8,6 +8,7 @@
 #include <iostream>
 #include <set>
 #include <nlohmann/json.hpp>
+#include <toml++/impl/version.h>  // macros only: the version of the toml++ keywarden is built with
 
 #include "daemon/app/daemon.h"
 #include "connectors/source_registry.h"
@@ -183,14 +184,18 @@ int audit_command(const GlobalOptions& g, const std::string& since, bool json) {
 }
 
 int version_command() {
+  // Runtime versions where the library can tell (SQLite, OpenSSL); the
+  // others are the headers (or pkg-config module) keywarden was built with.
   std::cout << "keywarden " << KEYWARDEN_VERSION << "\n"
+            << "sqlite " << sqlite3_libversion() << "\n"
+            << "openssl " << OpenSSL_version(OPENSSL_VERSION) << "\n"
             << "boost " << BOOST_VERSION / 100000 << "." << BOOST_VERSION / 100 % 1000 << "." << BOOST_VERSION % 100
             << "\n"
-            << "openssl " << OpenSSL_version(OPENSSL_VERSION) << "\n"
-            << "sqlite " << sqlite3_libversion() << "\n"
             << "nlohmann_json " << NLOHMANN_JSON_VERSION_MAJOR << "." << NLOHMANN_JSON_VERSION_MINOR << "."
             << NLOHMANN_JSON_VERSION_PATCH << "\n"
-            << "cli11 " << CLI11_VERSION << "\n";
+            << "tomlplusplus " << TOML_LIB_MAJOR << "." << TOML_LIB_MINOR << "." << TOML_LIB_PATCH << "\n"
+            << "cli11 " << CLI11_VERSION << "\n"
+            << "libsystemd " << KEYWARDEN_LIBSYSTEMD_VERSION << "\n";
   return kExitOk;
 }
 

@@ -7,7 +7,7 @@ namespace keywarden {
 
 namespace {
 
-constexpr std::array<std::pair<Reason, std::string_view>, 10> kReasons{{
+constexpr std::array<std::pair<Reason, std::string_view>, 11> kReasons{{
     {Reason::identity_inactive, "identity_inactive"},
     {Reason::identity_deleted, "identity_deleted"},
     {Reason::not_entitled, "not_entitled"},

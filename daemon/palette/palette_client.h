@@ -20,6 +20,7 @@
 #include <string>
 
 #include "daemon/engine/palette_inventory.h"
+#include "daemon/palette/palette_actions.h"
 
 namespace keywarden {
 
@@ -34,30 +35,6 @@ struct PaletteClientOptions {
   std::chrono::milliseconds backoff_max{30000};
 };
 
-// A read or mutation that could not be completed: a non-retryable answer, or
-// retries exhausted. `http_status` is 0 for connection-level failures.
-class PaletteError : public std::runtime_error {
- public:
-  PaletteError(const std::string& what, int http_status, std::string code, int attempts)
-      : std::runtime_error(what), http_status_(http_status), code_(std::move(code)), attempts_(attempts) {}
-  int http_status() const { return http_status_; }
-  const std::string& code() const { return code_; }  // V1Error code, if any
-  int attempts() const { return attempts_; }
-  // True when retrying later may succeed (429, 5xx, connection errors).
-  bool transient() const { return http_status_ == 0 || http_status_ == 429 || http_status_ >= 500; }
-
- private:
-  int http_status_;
-  std::string code_;
-  int attempts_;
-};
-
-// The outcome of a successful mutation. A 404 counts as done (already gone).
-struct MutationResult {
-  int http_status = 0;
-  int attempts = 0;
-};
-
 struct PaletteClientStats {
   long requests = 0;      // HTTP exchanges attempted
   long retries = 0;
@@ -66,10 +43,10 @@ struct PaletteClientStats {
   long connection_errors = 0;
 };
 
-class PaletteClient {
+class PaletteClient final : public PaletteActions {
  public:
   PaletteClient(boost::asio::any_io_executor executor, PaletteClientOptions options);
-  ~PaletteClient();
+  ~PaletteClient() override;
   PaletteClient(const PaletteClient&) = delete;
   PaletteClient& operator=(const PaletteClient&) = delete;
 
@@ -84,9 +61,9 @@ class PaletteClient {
   boost::asio::awaitable<PaletteInventory> read_inventory();
 
   // PUT /v1/apiKeys/{uid}/state with {"isActive": false|true}, always written out.
-  boost::asio::awaitable<MutationResult> set_key_active(std::string key_uid, bool active);
+  boost::asio::awaitable<MutationResult> set_key_active(std::string key_uid, bool active) override;
   // DELETE /v1/apiKeys/{uid}.
-  boost::asio::awaitable<MutationResult> delete_key(std::string key_uid);
+  boost::asio::awaitable<MutationResult> delete_key(std::string key_uid) override;
 
   const PaletteClientStats& stats() const;
 
