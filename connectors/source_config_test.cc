@@ -234,7 +234,7 @@ TEST_F(ConfigTest, ExampleFileShippedWithTheSourceLoads) {
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   const auto r = load(text);
   ASSERT_TRUE(r.config) << all(r);
-  EXPECT_EQ(r.config->sources.size(), 5u);
+  EXPECT_EQ(r.config->sources.size(), 6u);
 }
 
 TEST_F(ConfigTest, SourceDefaultsDocumentedInTheSpecAreFilledIn) {
