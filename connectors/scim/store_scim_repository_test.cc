@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "connectors/scim/scim_test_client.h"
+#include "daemon/store/schema.h"
 
 namespace keywarden {
 namespace {
@@ -58,6 +59,16 @@ class StoreScimRepositoryTest : public ::testing::Test {
     request.changes = IdentityChanges{};
   }
 
+  // Undoes the migrations after 3 (stale team memberships, the compromised
+  // status), so that the database is as an older keywarden left it.
+  void undo_migrations_after_three() {
+    raw("DROP TABLE stale_team_memberships;"
+        "PRAGMA writable_schema = ON;"
+        "UPDATE sqlite_schema SET sql = replace(sql, ', ''compromised''))', '))') WHERE name = 'identities';"
+        "PRAGMA writable_schema = OFF;"
+        "DELETE FROM schema_migrations WHERE version > 3; PRAGMA user_version = 3;");
+  }
+
   std::filesystem::path dir_;
   std::filesystem::path db_file_;
   std::unique_ptr<Store> store_;
@@ -69,10 +80,11 @@ TEST_F(StoreScimRepositoryTest, MigrationTwoUpgradesAVersionOneDatabaseKeepingIt
   store_.reset();
   // What a keywarden with only migration 1 left behind (migration 1 is frozen,
   // so undoing migrations 2 and 3 gives exactly that database).
+  undo_migrations_after_three();
   raw("DROP TABLE pushed_resources; DROP TABLE pushed_emails; DROP TABLE pushed_members;"
       "DELETE FROM schema_migrations WHERE version >= 2; PRAGMA user_version = 1;");
   store_ = Store::open(db_file_);
-  EXPECT_EQ(store_->schema_version(), 3);
+  EXPECT_EQ(store_->schema_version(), schema::latest_version());
   const std::optional<IdentityRecord> kept = store_->load_identity("corp-okta", "00u1");
   ASSERT_TRUE(kept);
   EXPECT_EQ(kept->email, "a@x.com");
@@ -91,6 +103,7 @@ TEST_F(StoreScimRepositoryTest, MigrationThreeRenamesTheTablesKeepingTheirRows) 
   }
   store_.reset();
   // A database as migration 2 left it: the old names, version 2.
+  undo_migrations_after_three();
   raw("ALTER TABLE pushed_resources RENAME TO scim_resources; ALTER TABLE pushed_emails RENAME TO scim_emails;"
       "ALTER TABLE pushed_members RENAME TO scim_members;"
       "DROP INDEX pushed_resources_by_id; DROP INDEX pushed_resources_by_age;"
@@ -106,7 +119,7 @@ TEST_F(StoreScimRepositoryTest, MigrationThreeRenamesTheTablesKeepingTheirRows) 
       "CREATE INDEX scim_members_by_member ON scim_members (source, member_id, group_id);"
       "DELETE FROM schema_migrations WHERE version = 3; PRAGMA user_version = 2;");
   store_ = Store::open(db_file_);
-  EXPECT_EQ(store_->schema_version(), 3);
+  EXPECT_EQ(store_->schema_version(), schema::latest_version());
   Request request(*store_, "corp-scim");
   ASSERT_TRUE(request.repo.get(ScimResourceType::user, "u1"));
   EXPECT_EQ(request.repo.get(ScimResourceType::user, "u1")->json, R"({"a":1})");
