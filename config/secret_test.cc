@@ -137,7 +137,7 @@ TEST_F(SecretTest, AFileOthersMayReadIsReadWithAWarning) {
 }
 
 TEST_F(SecretTest, CheckSecretsReportsEachAtTheKeyThatNamesIt) {
-  fifo("scim.token");
+  fifo("push.token");
   write("palette.key", "pk\n", 0644);
   const fs::path config_file = write("keywarden.toml", R"([palette]
   api_key_file = "palette.key"
@@ -145,12 +145,12 @@ TEST_F(SecretTest, CheckSecretsReportsEachAtTheKeyThatNamesIt) {
 [[source]]
 name = "corp"
 type = "pushed"
-    token_file = "scim.token"
+    token_file = "push.token"
 
 [[source]]
 name = "zero"
 type = "polled"
-url = "https://corp.okta.example"
+url = "https://idp.example"
 token_file = "/dev/zero"
 hook_secret_env = "KEYWARDEN_TEST_UNSET_HOOK"
 )");

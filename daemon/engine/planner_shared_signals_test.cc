@@ -60,7 +60,7 @@ class SharedSignalsPlannerTest : public ::testing::Test {
 };
 
 TEST_F(SharedSignalsPlannerTest, CompromisedIdentityRevokesWithCredentialCompromise) {
-  add("okta", "00u1", "alice@example.com", IdentityStatus::active, true);
+  add("idp-a", "00u1", "alice@example.com", IdentityStatus::active, true);
   add("risc", "email:alice@example.com", "alice@example.com", IdentityStatus::compromised, false)
       .status_detail = "credential-compromise (SET j1)";
   const KeyVerdict v = judge();
@@ -74,7 +74,7 @@ TEST_F(SharedSignalsPlannerTest, CompromisedIdentityRevokesWithCredentialComprom
 TEST_F(SharedSignalsPlannerTest, KeyRevokedForCompromiseIsNeverReactivated) {
   // The transmitter says the account is fine again, and the directory still
   // lists it as entitled: a key revoked for a compromise stays revoked.
-  add("okta", "00u1", "alice@example.com", IdentityStatus::active, true);
+  add("idp-a", "00u1", "alice@example.com", IdentityStatus::active, true);
   add("risc", "email:alice@example.com", "alice@example.com", IdentityStatus::active, false);
   inventory_.keys[0].active = false;
   revoked_["k1"] = RevokedKeyRecord{"k1", "u1", kNow - hours{2}, Reason::credential_compromise};
@@ -91,7 +91,7 @@ TEST_F(SharedSignalsPlannerTest, KeyRevokedForCompromiseIsNeverReactivated) {
 }
 
 TEST_F(SharedSignalsPlannerTest, DeletionOutranksCompromiseAndCompromiseOutranksDeactivation) {
-  add("okta", "00u1", "alice@example.com", IdentityStatus::inactive, true, kNow - hours{5});
+  add("idp-a", "00u1", "alice@example.com", IdentityStatus::inactive, true, kNow - hours{5});
   add("risc", "email:alice@example.com", "alice@example.com", IdentityStatus::compromised, false);
   EXPECT_EQ(judge().action->reason, Reason::credential_compromise);
   add("hr", "7", "alice@example.com", IdentityStatus::deleted, false);
@@ -101,27 +101,27 @@ TEST_F(SharedSignalsPlannerTest, DeletionOutranksCompromiseAndCompromiseOutranks
 TEST_F(SharedSignalsPlannerTest, AnActiveAccountOfTheSameSourceDoesNotSetACompromiseAside) {
   // The transmitter said Alice (by email) is compromised, and later that her
   // account (by iss_sub) is enabled: two identities of one source, one email.
-  add("okta", "00u1", "alice@example.com", IdentityStatus::active, true);
-  add("ssf", "email:alice@example.com", "alice@example.com", IdentityStatus::compromised, false);
-  add("ssf", "other-account", "alice@example.com", IdentityStatus::active, false, kNow - hours{0});
+  add("idp-a", "00u1", "alice@example.com", IdentityStatus::active, true);
+  add("idp-s", "email:alice@example.com", "alice@example.com", IdentityStatus::compromised, false);
+  add("idp-s", "other-account", "alice@example.com", IdentityStatus::active, false, kNow - hours{0});
   const KeyVerdict v = judge();
   ASSERT_EQ(v.kind, VerdictKind::act) << v.note;
   EXPECT_EQ(v.action->reason, Reason::credential_compromise);
 }
 
 TEST_F(SharedSignalsPlannerTest, SubjectReferenceJoinsAnotherSourcesIdentity) {
-  add("okta", "00u1", "alice@example.com", IdentityStatus::active, true);
-  add("ssf", subject_reference("00u1"), "", IdentityStatus::inactive, false).status_detail = "account-disabled";
+  add("idp-a", "00u1", "alice@example.com", IdentityStatus::active, true);
+  add("idp-s", subject_reference("00u1"), "", IdentityStatus::inactive, false).status_detail = "account-disabled";
   const KeyVerdict v = judge();
   ASSERT_EQ(v.kind, VerdictKind::act);
   EXPECT_EQ(v.action->reason, Reason::identity_inactive);
-  EXPECT_EQ(v.action->source, "ssf");
-  EXPECT_EQ(v.identity, "ssf/" + subject_reference("00u1"));
+  EXPECT_EQ(v.action->source, "idp-s");
+  EXPECT_EQ(v.identity, "idp-s/" + subject_reference("00u1"));
 }
 
 TEST_F(SharedSignalsPlannerTest, SubjectReferenceWaitsUntilASourceReportsTheSubject) {
-  add("ssf", subject_reference("00u1"), "", IdentityStatus::inactive, false);
-  add("okta", "00u2", "alice@example.com", IdentityStatus::active, true);  // a different subject
+  add("idp-s", subject_reference("00u1"), "", IdentityStatus::inactive, false);
+  add("idp-a", "00u2", "alice@example.com", IdentityStatus::active, true);  // a different subject
   EXPECT_EQ(judge().kind, VerdictKind::keep);
   // The directory now reports 00u1 as Alice: the kept event takes effect.
   identities_.back().subject_id = "00u1";
@@ -132,18 +132,18 @@ TEST_F(SharedSignalsPlannerTest, SubjectReferenceWaitsUntilASourceReportsTheSubj
 
 TEST_F(SharedSignalsPlannerTest, SubjectReferenceDoesNotJoinItsOwnSourceOrPlainIds) {
   // Only the "subject reference" spelling joins, and only other sources.
-  add("okta", "00u1", "alice@example.com", IdentityStatus::active, true);
-  add("ssf", "00u1", "", IdentityStatus::inactive, false);                      // a plain id
-  add("okta", subject_reference("00u1"), "", IdentityStatus::inactive, false);  // same source
+  add("idp-a", "00u1", "alice@example.com", IdentityStatus::active, true);
+  add("idp-s", "00u1", "", IdentityStatus::inactive, false);                      // a plain id
+  add("idp-a", subject_reference("00u1"), "", IdentityStatus::inactive, false);  // same source
   EXPECT_EQ(judge().kind, VerdictKind::keep);
 }
 
 TEST(SubjectReferenceTest, JoinListsEachEmailOncePerReference) {
   std::vector<IdentityRecord> ids(4);
-  ids[0] = {"okta", "00u1", "", "alice@example.com"};
-  ids[1] = {"okta-scim", "00u1", "", "alice@example.com"};
-  ids[2] = {"keycloak", "00u1", "", "alice2@example.com"};
-  ids[3] = {"ssf", subject_reference("00u1"), "", ""};
+  ids[0] = {"idp-a", "00u1", "", "alice@example.com"};
+  ids[1] = {"idp-c", "00u1", "", "alice@example.com"};
+  ids[2] = {"idp-k", "00u1", "", "alice2@example.com"};
+  ids[3] = {"idp-s", subject_reference("00u1"), "", ""};
   const auto joins = join_subject_references(ids);
   ASSERT_EQ(joins.size(), 2u);
   EXPECT_EQ(joins[0].first, "alice@example.com");

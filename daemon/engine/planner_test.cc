@@ -376,8 +376,8 @@ TEST_F(PlannerTest, EveryAccountOfASourceGoneOrInactiveIsALeaver) {
 TEST_F(PlannerTest, AnActiveAccountInOneSourceDoesNotOutvoteAnotherSourcesDeparture) {
   add_user("u1", "alice@example.com");
   add_key("k1", "u1");
-  add_identity("okta", "old", "alice@example.com", IdentityStatus::inactive, {});
-  add_identity("okta", "new", "alice@example.com", IdentityStatus::active, {"palette-users"});
+  add_identity("idp-a", "old", "alice@example.com", IdentityStatus::inactive, {});
+  add_identity("idp-a", "new", "alice@example.com", IdentityStatus::active, {"palette-users"});
   add_identity("hr", "7", "alice@example.com", IdentityStatus::inactive, {}, kNow - hours{1});
   auto v = judge_one();
   ASSERT_EQ(v.kind, VerdictKind::act) << v.note;

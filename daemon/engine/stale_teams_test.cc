@@ -150,7 +150,7 @@ TEST_F(StaleTeamsTest, SomeoneNeverSeenInTheGroupIsNeverStale) {
 
 TEST_F(StaleTeamsTest, StillInTheGroupInAnotherSourceIsNotStale) {
   policy_.stale_teams = OwnerPolicy::revoke;
-  add_identity("okta", "00u1", "alice@example.com", {"palette-admins"});
+  add_identity("idp-a", "00u1", "alice@example.com", {"palette-admins"});
   EXPECT_TRUE(plan().actions.empty());
 }
 
@@ -174,7 +174,7 @@ TEST_F(StaleTeamsTest, AnUnhealthySourceBacksNoStaleVerdict) {
   EXPECT_EQ(p.verdicts[0].action->reason, Reason::stale_team);
 }
 
-TEST_F(StaleTeamsTest, AnEntraGroupMatchesByObjectId) {
+TEST_F(StaleTeamsTest, AGroupMatchesByItsObjectIdToo) {
   policy_.stale_teams = OwnerPolicy::revoke;
   // The Entra connector reports each group by display name and object id.
   const std::string object_id = "8c0f3c4e-52a7-4f6e-9a43-0c1d2b3a4f5e";

@@ -733,7 +733,7 @@ TEST_F(HttpServerTest, RefusedHeadIsAnsweredBeforeTheBodyIsSent) {
   });
   RawClient c(port());
   const std::size_t length = 1024 * 1024;
-  ASSERT_TRUE(c.send("POST /scim/Users HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer bad\r\n"
+  ASSERT_TRUE(c.send("POST /push/Users HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer bad\r\n"
                      "Content-Length: " + std::to_string(length) + "\r\n\r\n" + std::string(64 * 1024, 'x')));
   // 960 KiB of the body are still unsent, and the answer is already here.
   auto r = c.read_response(2s);
@@ -751,7 +751,7 @@ TEST_F(HttpServerTest, ExpectContinueGetsTheRefusalInsteadOf100) {
   header_check_ = bearer_good;
   start();
   RawClient c(port());
-  ASSERT_TRUE(c.send("POST /scim/Users HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n"
+  ASSERT_TRUE(c.send("POST /push/Users HTTP/1.1\r\nHost: t\r\nContent-Length: 1048576\r\n"
                      "Expect: 100-continue\r\n\r\n"));
   auto r = c.read_response(2s);
   ASSERT_TRUE(r);

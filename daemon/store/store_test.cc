@@ -886,7 +886,7 @@ TEST_F(StoreTest, StaleTeamMembershipsAreReplacedByEachReconcile) {
   EXPECT_TRUE(store_->stale_team_memberships().memberships.empty());
   EXPECT_FALSE(store_->stale_team_memberships().found_at);
   const StaleMembership alice{"u1", "alice@example.com", "palette-admins", "hr", "palette-admins", at(50)};
-  const StaleMembership bob{"u2", "bob@example.com", "ops", "okta", "ops", at(60)};
+  const StaleMembership bob{"u2", "bob@example.com", "ops", "idp-a", "ops", at(60)};
   store_->replace_stale_team_memberships({bob, alice}, at(100));
   const auto stored = store_->stale_team_memberships();
   EXPECT_EQ(stored.memberships, (std::vector<StaleMembership>{alice, bob}));  // by owner email
