@@ -53,6 +53,9 @@ void Daemon::open() {
   }
   for (const auto& sc : config_.sources) {
     sources_.push_back(make_source(sc, io_.get_executor()));
+    // For queries by type (an alert on every source of one type) without a
+    // second label on keywarden_source_up.
+    metrics_.set("keywarden_source_info", {{"source", sc.name}, {"type", sc.type}}, 1);
     // A source that only takes pushes is up while the daemon serves it.
     if (!sources_.back()->polls()) store_->record_source_serving(sc.name);
   }

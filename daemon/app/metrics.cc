@@ -48,6 +48,7 @@ Metrics::Metrics() {
   const std::vector<double> latency{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
   describe("keywarden_actions_total", "counter", "Palette key actions by kind and result.");
   describe("keywarden_source_up", "gauge", "1 when the source's last read was good.");
+  describe("keywarden_source_info", "gauge", "1 for each configured source, labelled with its type.");
   describe("keywarden_source_last_success_timestamp_seconds", "gauge", "Time of the source's last good read.");
   describe("keywarden_quarantined_plans", "gauge", "Plans held back by the safety gate, pending review.");
   describe("keywarden_http_requests_total", "counter", "HTTP requests served, by route and status code.");
