@@ -1,6 +1,5 @@
 #include "connectors/entra/graph_notifications.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <cctype>
@@ -9,6 +8,7 @@
 #include <set>
 
 #include "connectors/entra/graph_subscriptions.h"
+#include "connectors/secret_match.h"
 #include "daemon/base/ascii.h"
 
 namespace keywarden {
@@ -98,12 +98,7 @@ void mark_user_deleted(const std::string& subject_id, const PushContext& context
 
 }  // namespace
 
-bool constant_time_equal(const std::string& a, const std::string& b) {
-  // Digests first: equal lengths for CRYPTO_memcmp, and no length leak.
-  const std::string da = sha256_hex(a);
-  const std::string db = sha256_hex(b);
-  return CRYPTO_memcmp(da.data(), db.data(), da.size()) == 0;
-}
+bool constant_time_equal(const std::string& a, const std::string& b) { return secret_matches(a, b); }
 
 PushResponse handle_graph_push(const std::optional<std::string>& client_state, const PushRequest& request,
                                const PushContext& context) {

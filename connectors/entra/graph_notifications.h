@@ -33,7 +33,8 @@ namespace keywarden {
 PushResponse handle_graph_push(const std::optional<std::string>& client_state,
                                const PushRequest& request, const PushContext& context);
 
-// True when `a` equals `b`, taking time that depends on neither's content.
+// True when `a` equals `b` (secret_matches: constant time; an empty `b`
+// matches nothing).
 bool constant_time_equal(const std::string& a, const std::string& b);
 
 }  // namespace keywarden

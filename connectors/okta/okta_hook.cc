@@ -1,15 +1,12 @@
 #include "connectors/okta/okta_hook.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-
-#include <array>
 #include <cctype>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <vector>
 
 #include "connectors/okta/okta_events.h"
+#include "connectors/secret_match.h"
 #include "daemon/base/ascii.h"
 
 namespace keywarden {
@@ -24,12 +21,6 @@ PushResponse answer(int status, std::string error) {
   r.status = status;
   r.body = nlohmann::json{{"error", std::move(error)}}.dump();
   return r;
-}
-
-bool sha256(std::string_view text, std::array<unsigned char, 32>& digest) {
-  unsigned int size = 0;
-  return EVP_Digest(text.data(), text.size(), digest.data(), &size, EVP_sha256(), nullptr) == 1 &&
-         size == digest.size();
 }
 
 std::string email_from_login(const std::string& login) {
@@ -59,10 +50,7 @@ void report_membership(const OktaEventEffect& effect, PushResponse& response) {
 }  // namespace
 
 bool hook_secret_matches(std::string_view presented, std::string_view expected) {
-  std::array<unsigned char, 32> a{}, b{};
-  if (!sha256(presented, a) || !sha256(expected, b)) return false;
-  const bool equal = CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-  return equal && !expected.empty();
+  return secret_matches(presented, expected);
 }
 
 PushResponse handle_okta_hook(const PushRequest& request, const PushContext& context, const OktaHookSettings& settings) {

@@ -18,9 +18,8 @@ struct OktaHookSettings {
   std::string secret;  // its expected value; empty refuses every request
 };
 
-// True when `presented` equals `expected`, in time that does not depend on
-// where they differ (both are hashed with SHA-256 and the digests compared
-// with CRYPTO_memcmp), so a caller cannot find the secret byte by byte.
+// True when `presented` equals `expected` (secret_matches: constant time, an
+// empty `expected` matches nothing).
 bool hook_secret_matches(std::string_view presented, std::string_view expected);
 
 // Answers one hook request. Never throws for bad input:

@@ -1,24 +1,13 @@
 #include "connectors/scim/scim_source.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 #include <nlohmann/json.hpp>
 
 #include "connectors/scim/store_scim_repository.h"
+#include "connectors/secret_match.h"
 
 namespace keywarden {
 
 namespace {
-
-// Compares two secrets in constant time, whatever their lengths: both are
-// hashed first, and the digests compared with CRYPTO_memcmp.
-bool secrets_equal(const std::string& a, const std::string& b) {
-  unsigned char da[SHA256_DIGEST_LENGTH], db[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(a.data()), a.size(), da);
-  SHA256(reinterpret_cast<const unsigned char*>(b.data()), b.size(), db);
-  return CRYPTO_memcmp(da, db, sizeof da) == 0;
-}
 
 PushResponse scim_error(int status, const std::string& detail) {
   PushResponse r;
@@ -64,7 +53,7 @@ std::optional<PushResponse> ScimSource::authorize(const PushRequest& head) const
   const auto it = head.headers.find("authorization");
   const std::string& authorization = it == head.headers.end() ? std::string() : it->second;
   const std::string presented = authorization.rfind("Bearer ", 0) == 0 ? authorization.substr(7) : "";
-  if (presented.empty() || !secrets_equal(presented, token_)) {
+  if (presented.empty() || !secret_matches(presented, token_)) {
     return scim_error(401, "a valid bearer token is required");
   }
   return std::nullopt;

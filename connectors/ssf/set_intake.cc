@@ -1,8 +1,6 @@
 #include "connectors/ssf/set_intake.h"
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
+#include "connectors/secret_match.h"
 #include "connectors/ssf/transmitter_wire.h"
 #include "daemon/base/ascii.h"
 
@@ -62,11 +60,7 @@ bool bearer_matches(std::string_view authorization, std::string_view expected) {
   std::string_view presented = authorization.substr(kScheme.size());
   while (!presented.empty() && presented.front() == ' ') presented.remove_prefix(1);
   while (!presented.empty() && presented.back() == ' ') presented.remove_suffix(1);
-  unsigned char a[SHA256_DIGEST_LENGTH];
-  unsigned char b[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(presented.data()), presented.size(), a);
-  SHA256(reinterpret_cast<const unsigned char*>(expected.data()), expected.size(), b);
-  return CRYPTO_memcmp(a, b, sizeof a) == 0;
+  return secret_matches(presented, expected);
 }
 
 namespace {

@@ -58,9 +58,9 @@ struct IntakeSettings {
 SetOutcome take_set(std::string_view compact, const SigningKeys& keys, const IntakeSettings& settings,
                     const std::function<bool(const std::string&)>& seen);
 
-// True when `authorization` is "Bearer <expected>" (scheme in any case), in
-// time that does not depend on where a wrong token differs (SHA-256 of both,
-// compared with CRYPTO_memcmp). An empty `expected` matches nothing.
+// True when `authorization` is "Bearer <expected>" (scheme in any case), the
+// token compared with secret_matches (constant time; an empty `expected`
+// matches nothing).
 bool bearer_matches(std::string_view authorization, std::string_view expected);
 
 // The answer to one push (RFC 8935 §2.2/§2.3).
