@@ -11,7 +11,7 @@
 
 #include "connectors/source.h"
 #include "daemon/net/url.h"
-#include "daemon/palette/retry_policy.h"
+#include "daemon/base/retry_after.h"
 
 namespace keywarden {
 

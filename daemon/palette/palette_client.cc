@@ -18,7 +18,7 @@
 #include "daemon/palette/palette_json.h"
 #include "daemon/palette/request_pacer.h"
 #include "daemon/base/backoff.h"
-#include "daemon/palette/retry_policy.h"
+#include "daemon/base/retry_after.h"
 
 namespace keywarden {
 

@@ -1,4 +1,4 @@
-#include "daemon/palette/retry_policy.h"
+#include "daemon/base/retry_after.h"
 
 #include <algorithm>
 #include <array>
