@@ -11,6 +11,7 @@
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -73,6 +74,8 @@ struct PushRequest {
   std::string base_url;  // scheme://host/<prefix><source>, for links in answers
 };
 
+struct PushContext;
+
 struct PushResponse {
   int status = 200;
   std::string content_type = "application/json";
@@ -82,6 +85,15 @@ struct PushResponse {
   // sent. Only a 2xx answer's changes are applied.
   IdentityChanges changes;
   bool read_changes_now = false;  // e.g. a Graph notification: run an incremental read
+  // Set on a 2xx: the push is not finished, and this does the rest. The
+  // daemon commits this part's changes and calls it later with a fresh
+  // context, in the same transaction or, when other pushes wait, after them,
+  // so that one huge push (100,000 members added to a group) never holds a
+  // leaver's deactivation back for more than a step. The client's answer is
+  // the last step's. A failed step ends the push with its answer and the
+  // steps before it stay: split only changes that are safe to apply in part
+  // and to resend (adding and removing SCIM members by value).
+  std::function<PushResponse(const PushContext&)> next_step;
 };
 
 // What a push handler may use. The daemon calls handle_push on its store

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <string_view>
@@ -27,6 +28,8 @@ struct ScimRequest {
   std::string if_none_match;  // the If-None-Match header; "" when absent
 };
 
+struct ScimPatchRest;  // scim_service.h
+
 struct ScimResponse {
   int status = 200;
   std::string body;  // empty for 204 and 304
@@ -41,6 +44,10 @@ struct ScimResponse {
   // deleted a user, or removed a member from a group (including by renaming
   // or deleting the group).
   bool deprovisioned = false;
+  // Set on a 2xx answer to a group PATCH too large for one step: what is
+  // left of it. ScimService::continue_patch carries it out, and the answer
+  // to send is the last step's.
+  std::shared_ptr<ScimPatchRest> rest;
 };
 
 // Builds a request from an HTTP request target relative to the source's base

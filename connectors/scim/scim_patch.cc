@@ -515,6 +515,79 @@ std::optional<std::set<std::string>> scim_patch_member_scope(const json& patch) 
   return scope;
 }
 
+namespace {
+
+// The name under which `object` holds `name`, matched as find_scim_member
+// matches it; empty when absent.
+std::string member_key(const json& object, std::string_view name) {
+  for (auto it = object.begin(); it != object.end(); ++it) {
+    if (iequals(it.key(), name)) return it.key();
+  }
+  return {};
+}
+
+}  // namespace
+
+std::vector<json> split_scim_member_patch(json& patch, size_t max_members) {
+  if (max_members == 0 || !scim_patch_member_scope(patch)) return {};
+  json* operations = find_scim_member(patch, "Operations");
+  size_t total = 0;
+  std::set<std::string> added, removed;
+  for (const json& operation : *operations) {
+    const json* path = find_scim_member(operation, "path");
+    const json* value = find_scim_member(operation, "value");
+    if (path == nullptr || !path->is_string() || !iequals(path->get_ref<const std::string&>(), "members") ||
+        value == nullptr || !value->is_array()) {
+      return {};
+    }
+    total += value->size();
+    std::set<std::string>& named = parse_op(operation) == Op::add ? added : removed;
+    for (const json& element : *value) {
+      const json* id = element.is_object() ? find_scim_member(element, "value") : &element;
+      if (id != nullptr && id->is_string()) named.insert(id->get<std::string>());
+    }
+  }
+  if (total <= max_members) return {};
+  // A member both removed and added would be out of the group between two
+  // steps, which a reconcile in between could act on: such a PATCH is whole.
+  for (const std::string& id : added) {
+    if (removed.contains(id)) return {};
+  }
+
+  json all = std::move(*operations);
+  *operations = json::array();
+  const json empty = patch;  // the PATCH's other keys ("schemas"), no operations
+  std::vector<json> parts;
+  size_t room = 0;  // values the last part can still take
+  // The operations of the part being filled; a new part when it is full and
+  // values are to come (an operation with no values joins the last part).
+  const auto last_operations = [&](bool values_to_come) -> json& {
+    if (parts.empty() || (room == 0 && values_to_come)) {
+      parts.push_back(empty);
+      room = max_members;
+    }
+    return *find_scim_member(parts.back(), "Operations");
+  };
+  for (json& operation : all) {
+    const std::string value_key = member_key(operation, "value");
+    json values = std::move(operation[value_key]);
+    operation[value_key] = json::array();  // a small template for its pieces
+    size_t next = 0;
+    do {
+      json& target = last_operations(next < values.size());
+      const size_t take = std::min(room, values.size() - next);
+      json piece = operation;
+      json& piece_values = piece[value_key];
+      for (size_t i = 0; i < take; ++i) piece_values.push_back(std::move(values[next + i]));
+      next += take;
+      room -= take;
+      target.push_back(std::move(piece));
+    } while (next < values.size());
+  }
+  patch = json();
+  return parts;
+}
+
 ScimPatchResult apply_scim_patch(const json& resource, const json& patch) {
   if (!patch.is_object()) fail("invalidSyntax", "a PATCH body must be a JSON object");
   const json* operations = find_scim_member(patch, "Operations");

@@ -389,5 +389,74 @@ TEST(ScimPatchTest, AScopedPatchChangesWhatTheWholePatchChanges) {
   }
 }
 
+// Issue 13: a huge member PATCH is applied in parts; the parts, applied one
+// after the other, must end where the whole PATCH ends.
+TEST(ScimPatchTest, MemberPatchPartsAppliedInTurnEqualTheWhole) {
+  std::mt19937 random(29);
+  for (int round = 0; round < 500; ++round) {
+    json group = kGroup;
+    group["members"] = json::array();
+    for (int i = 0; i < 6; ++i) {
+      if (random() % 2) group["members"].push_back({{"value", "m" + std::to_string(i)}});
+    }
+    // Adds name m0..m9, removes m10..m15 (and stored ones): never the same member.
+    json operations = json::array();
+    for (int i = 1 + random() % 4; i > 0; --i) {
+      const bool add = random() % 2;
+      json values = json::array();
+      for (int n = random() % 5; n > 0; --n) {
+        const int id = add ? random() % 10 : 10 + random() % 6;
+        if (add && random() % 2) {
+          values.push_back({{"value", "m" + std::to_string(id)}, {"display", "D"}});
+        } else {
+          values.push_back({{"value", "m" + std::to_string(id)}});
+        }
+      }
+      operations.push_back({{"op", add ? "Add" : "remove"}, {"path", "members"}, {"value", values}});
+    }
+    const size_t per_part = 1 + random() % 3;
+    json whole_patch = ops(operations);
+    size_t values = 0;
+    for (const json& op : operations) values += op["value"].size();
+    json cut = whole_patch;
+    const std::vector<json> parts = split_scim_member_patch(cut, per_part);
+    if (values <= per_part) {
+      EXPECT_TRUE(parts.empty());
+      EXPECT_EQ(cut, whole_patch);
+      continue;
+    }
+    ASSERT_EQ(parts.size(), (values + per_part - 1) / per_part) << whole_patch;
+    json stepped = group;
+    for (const json& part : parts) {
+      size_t in_part = 0;
+      for (const json& op : part["Operations"]) in_part += op["value"].size();
+      EXPECT_LE(in_part, per_part);
+      EXPECT_EQ(part["schemas"], whole_patch["schemas"]);
+      stepped = apply_scim_patch(stepped, part).resource;
+    }
+    EXPECT_EQ(stepped["members"], patch(group, operations).resource["members"]) << whole_patch;
+  }
+}
+
+TEST(ScimPatchTest, MemberPatchIsWholeWhenPartsCouldDifferOrTouchOtherAttributes) {
+  const json member = {{"value", "m1"}};
+  for (const json& operations : {
+           // A member removed and added again: out of the group between parts.
+           json{{{"op", "remove"}, {"path", "members"}, {"value", {member}}},
+                {{"op", "add"}, {"path", "members"}, {"value", {member, {{"value", "m2"}}}}}},
+           // Another attribute, a filter, a path-less add, no value list.
+           json{{{"op", "replace"}, {"path", "displayName"}, {"value", "x"}},
+                {{"op", "add"}, {"path", "members"}, {"value", {member, {{"value", "m2"}}}}}},
+           json{{{"op", "remove"}, {"path", "members[value eq \"m1\"]"}},
+                {{"op", "add"}, {"path", "members"}, {"value", {{{"value", "m2"}}, {{"value", "m3"}}}}}},
+           json{{{"op", "add"}, {"value", {{"members", {member, {{"value", "m2"}}, {{"value", "m3"}}}}}}}},
+           json{{{"op", "remove"}, {"path", "members"}}, {{"op", "add"}, {"path", "members"}, {"value", {member}}}},
+       }) {
+    json cut = ops(operations);
+    EXPECT_TRUE(split_scim_member_patch(cut, 1).empty()) << operations;
+    EXPECT_EQ(cut, ops(operations));
+  }
+}
+
 }  // namespace
 }  // namespace keywarden

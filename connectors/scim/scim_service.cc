@@ -701,9 +701,38 @@ class Exchange {
   ScimResponse patch_group(const std::string& id) {
     const ScimRecord current = existing(ScimResourceType::group, id);
     check_if_match(current);
+    json patch = parse_body();
+    std::vector<json> parts = split_scim_member_patch(patch, options_.members_per_step);
+    if (parts.empty()) return patch_group_step(current, std::move(patch), {});
+    ScimPatchRest rest{id, std::deque<json>(std::make_move_iterator(parts.begin()), std::make_move_iterator(parts.end()))};
+    return next_step(current, std::move(rest));
+  }
+
+ public:
+  // The next step of a PATCH that patch_group left unfinished.
+  ScimResponse continue_patch(ScimPatchRest& rest) {
+    try {
+      const ScimRecord current = existing(ScimResourceType::group, rest.group_id);
+      return next_step(current, std::move(rest));
+    } catch (const ScimError& e) {
+      return error(e);
+    }
+  }
+
+ private:
+  // Applies the first of `rest`'s parts; the others are left in the answer.
+  ScimResponse next_step(const ScimRecord& current, ScimPatchRest rest) {
+    json part = std::move(rest.parts.front());
+    rest.parts.pop_front();
+    std::shared_ptr<ScimPatchRest> left;
+    if (!rest.parts.empty()) left = std::make_shared<ScimPatchRest>(std::move(rest));
+    return patch_group_step(current, std::move(part), std::move(left));
+  }
+
+  ScimResponse patch_group_step(const ScimRecord& current, json patch, std::shared_ptr<ScimPatchRest> rest) {
+    const std::string& id = current.id;
     json old = parse_stored(current);
     old["id"] = id;
-    const json patch = parse_body();
     // A PATCH that names the members it adds or removes (what Entra and Okta
     // send) reads only those: adding 20,000 members to a group of 80,000
     // then costs the 20,000, not the 100,000.
@@ -718,9 +747,11 @@ class Exchange {
     // Entra and Okta both expect 204 for a group PATCH; the body of a large
     // group would only cost time.
     response_.headers.emplace_back("ETag", etag(record));
+    response_.rest = std::move(rest);
     return empty_response(204);
   }
 
+ private:
   ScimResponse delete_group(const std::string& id) {
     const ScimRecord current = existing(ScimResourceType::group, id);
     check_if_match(current);
@@ -800,6 +831,13 @@ ScimResponse ScimService::handle(const ScimRequest& request, ScimRepository& rep
   } catch (const ScimError& e) {
     return exchange.error(e);
   }
+}
+
+ScimResponse ScimService::continue_patch(ScimPatchRest rest, ScimRepository& repository,
+                                         Timestamp now) const {
+  const ScimRequest request{.method = "PATCH", .path = "/Groups/" + rest.group_id};
+  Exchange exchange(options_, request, repository, now);
+  return exchange.continue_patch(rest);
 }
 
 }  // namespace keywarden

@@ -17,7 +17,9 @@
 // paths 404; a method a path does not serve, 405 with Allow.
 #pragma once
 
+#include <deque>
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "connectors/scim/scim_message.h"
@@ -36,6 +38,17 @@ struct ScimServiceOptions {
   // Makes the id of a new resource; random UUIDs when empty. Tests and the
   // fuzzer inject a deterministic one.
   std::function<std::string()> new_id;
+  // A group PATCH that adds or removes more members than this by value
+  // lists is carried out in steps of this many (ScimResponse::rest), so
+  // that a caller can commit between them and let other requests in.
+  size_t members_per_step = 500;
+};
+
+// What is left of a group PATCH carried out in steps: its parts still to
+// apply, in order.
+struct ScimPatchRest {
+  std::string group_id;
+  std::deque<nlohmann::json> parts;
 };
 
 // A new UUID, lower-case, version 7 (time-ordered, 74 random bits):
@@ -54,6 +67,11 @@ class ScimService {
   // `now` stamps meta.created/lastModified and the identity facts.
   // Safe to call from several threads with different repositories.
   ScimResponse handle(const ScimRequest& request, ScimRepository& repository, Timestamp now) const;
+
+  // Carries out the next step of a group PATCH that handle() (or an earlier
+  // step) left unfinished, like handle() but without the If-Match check,
+  // which the first step made: the group has moved on since.
+  ScimResponse continue_patch(ScimPatchRest rest, ScimRepository& repository, Timestamp now) const;
 
  private:
   ScimServiceOptions options_;

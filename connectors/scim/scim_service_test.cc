@@ -418,6 +418,53 @@ TEST(ScimServiceTest, ARenameInAPatchThatNamesMembersMovesEveryMember) {
   EXPECT_EQ(r.response.affected_emails, (std::set<std::string>{"a@x.com", "b@x.com", "c@x.com"}));
 }
 
+// Issue 13: a 20,000-member PATCH held the store for half a second. It is
+// carried out in steps now, and the steps must add up to the whole PATCH.
+TEST(ScimServiceTest, ALargeMemberPatchInStepsEndsAsTheWholePatchWould) {
+  ScimTestClient stepped(nullptr, /*members_per_step=*/2);
+  ScimTestClient whole;
+  for (ScimTestClient* client : {&stepped, &whole}) {
+    std::vector<std::string> users;
+    for (const char* email : {"a@x.com", "b@x.com", "c@x.com", "d@x.com", "e@x.com"}) {
+      users.push_back(client->create_user(email));
+    }
+    const std::string group = client->create_group("palette-users", {users[0], users[1]});
+    const Reply r = client->send("PATCH", "/Groups/" + group, json::parse(R"({"Operations":[
+        {"op":"Add","path":"members","value":[{"value":")" + users[2] + R"("},{"value":")" + users[3] + R"("},
+                                              {"value":")" + users[4] + R"(","display":"E"}]},
+        {"op":"Remove","path":"members","value":[{"value":")" + users[0] + R"("}]},
+        {"op":"Add","path":"members","value":[{"value":")" + users[1] + R"("}]}]})"));
+    EXPECT_EQ(r.status(), 204) << r.response.body;
+    EXPECT_EQ(r.steps, client == &stepped ? 3 : 1);
+    EXPECT_EQ(r.response.affected_emails,
+              (std::set<std::string>{"a@x.com", "c@x.com", "d@x.com", "e@x.com"}));
+    EXPECT_TRUE(r.response.deprovisioned);
+    const json members = client->send("GET", "/Groups/" + group).body["members"];
+    EXPECT_EQ(members, json::parse(R"([{"value":")" + users[1] + R"("},{"value":")" + users[2] + R"("},
+                                       {"value":")" + users[3] + R"("},{"value":")" + users[4] + R"(","display":"E"}])"))
+        << (client == &stepped ? "stepped" : "whole");
+    EXPECT_EQ(client->memory().current_groups(users[0]), std::vector<std::string>{});
+    EXPECT_EQ(client->memory().current_groups(users[3]), std::vector<std::string>{"palette-users"});
+  }
+}
+
+// If-Match guards the PATCH as the client sent it: checked once, before the
+// first step, since each step moves the group's version on.
+TEST(ScimServiceTest, ALargeMemberPatchChecksIfMatchOnceBeforeItsFirstStep) {
+  ScimTestClient client(nullptr, /*members_per_step=*/1);
+  const std::string a = client.create_user("a@x.com"), b = client.create_user("b@x.com");
+  const std::string group = client.create_group("palette-users", {});
+  const json add = json::parse(R"({"Operations":[{"op":"add","path":"members","value":[
+      {"value":")" + a + R"("},{"value":")" + b + R"("}]}]})");
+  expect_scim_error(client.send("PATCH", "/Groups/" + group, add.dump(), "W/\"stale\""), 412, "");
+  EXPECT_TRUE(client.memory().current_groups(a).empty());
+  const std::string version = client.send("GET", "/Groups/" + group).header("ETag");
+  const Reply r = client.send("PATCH", "/Groups/" + group, add.dump(), version);
+  EXPECT_EQ(r.status(), 204) << r.response.body;
+  EXPECT_EQ(r.steps, 2);
+  EXPECT_EQ(client.memory().current_groups(b), std::vector<std::string>{"palette-users"});
+}
+
 TEST(ScimServiceTest, APatchThatNamesMembersChangesOnlyThoseAndKeepsTheRest) {
   ScimTestClient client;
   const std::string a = client.create_user("a@x.com"), b = client.create_user("b@x.com"),

@@ -65,13 +65,25 @@ PushResponse ScimSource::handle_push(const PushRequest& request, const PushConte
   if (auto it = request.headers.find("if-match"); it != request.headers.end()) scim.if_match = it->second;
   if (auto it = request.headers.find("if-none-match"); it != request.headers.end()) scim.if_none_match = it->second;
   PushResponse r;
-  StoreScimRepository repository(context.resources, context.known, r.changes);
-  ScimResponse answer = service_.handle(scim, repository, context.now);
-  if (answer.status >= 300) r.changes = IdentityChanges{};
-  r.status = answer.status;
-  r.body = std::move(answer.body);
-  r.content_type = r.body.empty() ? "" : answer.content_type;
-  for (auto& [k, v] : answer.headers) r.headers[k] = v;
+  StoreScimRepository repository(context.resources, context.known, r.changes);  // writes r.changes
+  ScimResponse scim_answer = service_.handle(scim, repository, context.now);
+  return answer(std::move(scim_answer), std::move(r));
+}
+
+PushResponse ScimSource::answer(ScimResponse scim, PushResponse r) {
+  if (scim.status >= 300) r.changes = IdentityChanges{};
+  r.status = scim.status;
+  r.body = std::move(scim.body);
+  r.content_type = r.body.empty() ? "" : scim.content_type;
+  for (auto& [k, v] : scim.headers) r.headers[k] = v;
+  if (scim.status < 300 && scim.rest) {
+    r.next_step = [this, rest = std::move(scim.rest)](const PushContext& context) {
+      PushResponse next;
+      StoreScimRepository repository(context.resources, context.known, next.changes);  // writes next.changes
+      ScimResponse scim_answer = service_.continue_patch(std::move(*rest), repository, context.now);
+      return answer(std::move(scim_answer), std::move(next));
+    };
+  }
   return r;
 }
 

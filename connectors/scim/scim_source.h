@@ -32,6 +32,10 @@ class ScimSource final : public Source {
   PushResponse handle_push(const PushRequest& request, const PushContext& context) override;
 
  private:
+  // `r` (whose changes the request wrote) completed with the SCIM answer; a
+  // group PATCH carried out in steps gets its next step.
+  PushResponse answer(ScimResponse scim, PushResponse r);
+
   std::string token_;
   ScimService service_;
 };

@@ -183,34 +183,40 @@ net::awaitable<server::Response> Daemon::handle_push(const PushTarget& target, c
   push.body = request.body;
   struct Outcome {
     PushResponse response;
-    std::set<std::string> affected;
+    std::set<std::string> affected;  // of every step that committed
   };
   Source* source = target.source;
   const bool push_only = !source->polls();
   const std::string name = target.name;
-  std::function<Outcome(Store&)> work = [source, push = std::move(push), name, push_only](Store& store) {
+  // One step per call: the push itself, then each next_step it hands back
+  // (StoreWorker::run_steps lets waiting pushes in between).
+  auto progress = std::make_shared<Outcome>();
+  std::function<std::optional<Outcome>(Store&)> step =
+      [source, push = std::move(push), name, push_only, progress](Store& store) -> std::optional<Outcome> {
     SourceFacts known(store, name);
     PushedResources resources(store, name);
     const PushContext context{now_utc(), known, resources};
-    Outcome out;
-    out.response = source->handle_push(push, context);
-    if (out.response.status < 300) {
+    PushResponse response = progress->response.next_step ? progress->response.next_step(context)
+                                                         : source->handle_push(push, context);
+    if (response.status < 300) {
       // A push source is healthy while it is served, and its last success is
       // its last accepted push; a polled source's health is its reads'.
-      out.affected = store.apply_changes(name, out.response.changes, context.now, /*mark_success=*/push_only);
+      progress->affected.merge(store.apply_changes(name, response.changes, context.now, /*mark_success=*/push_only));
     }
-    return out;
+    const bool more = response.status < 300 && response.next_step;
+    progress->response = std::move(response);
+    if (more) return std::nullopt;
+    return std::move(*progress);
   };
-  auto op = pushes_->run<Outcome>(std::move(work));
+  auto op = pushes_->run_steps<Outcome>(std::move(step));
   Outcome outcome = co_await std::move(op);
-  // Durable now: acknowledge, and revoke at once.
+  // Durable now: acknowledge, and revoke at once (also what the steps before
+  // a failed one changed).
   metrics_.count("keywarden_push_events_total", {{"source", name}, {"result", std::to_string(outcome.response.status)}});
-  if (outcome.response.status < 300) {
-    if (!outcome.affected.empty()) request_targeted(outcome.affected, arrived);
-    if (outcome.response.read_changes_now) {
-      next_poll_[name] = Clock::now();
-      if (wake_) wake_->cancel();
-    }
+  if (!outcome.affected.empty()) request_targeted(outcome.affected, arrived);
+  if (outcome.response.status < 300 && outcome.response.read_changes_now) {
+    next_poll_[name] = Clock::now();
+    if (wake_) wake_->cancel();
   }
   co_return to_server_response(std::move(outcome.response));
 }

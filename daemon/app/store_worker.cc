@@ -1,5 +1,7 @@
 #include "daemon/app/store_worker.h"
 
+#include <vector>
+
 namespace keywarden {
 
 StoreWorker::StoreWorker(std::unique_ptr<Store> store) : store_(std::move(store)) {
@@ -23,26 +25,62 @@ void StoreWorker::enqueue(Item item) {
   wake_.notify_one();
 }
 
+bool StoreWorker::others_waiting() {
+  std::lock_guard lock(mutex_);
+  return !queue_.empty();
+}
+
 void StoreWorker::loop() {
   for (;;) {
     std::deque<Item> batch;
     {
       std::unique_lock lock(mutex_);
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) return;
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !resuming_.empty(); });
+      if (queue_.empty() && resuming_.empty() && stopping_) return;
       batch.swap(queue_);
     }
+    // Items that yielded wait for one batch of the items they yielded to,
+    // which then commits after the step that was running, not after a whole
+    // long item. Then they go on: alone, until they are done or someone
+    // waits; with others, for one step each. So a long item takes at least a
+    // step every other commit, and a steady stream of small pushes cannot
+    // starve it.
+    if (!resuming_.empty() && (batch.empty() || resuming_passed_over_)) {
+      for (auto& item : resuming_) batch.push_back(std::move(item));
+      resuming_.clear();
+      resuming_passed_over_ = false;
+    } else if (!resuming_.empty()) {
+      resuming_passed_over_ = true;
+    }
+    std::vector<bool> yielded(batch.size(), false);
     std::exception_ptr commit_error;
     try {
       store_->batch([&] {
-        for (auto& item : batch) item.work(*store_);
+        for (size_t i = 0; i < batch.size(); ++i) {
+          while (!batch[i].work(*store_)) {
+            if (batch.size() > 1 || others_waiting()) {
+              yielded[i] = true;
+              break;
+            }
+          }
+        }
       });
     } catch (...) {
       commit_error = std::current_exception();
     }
-    items_.fetch_add(static_cast<long>(batch.size()), std::memory_order_relaxed);
+    long finished = 0;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (yielded[i] && !commit_error) {
+        resuming_.push_back(std::move(batch[i]));
+        continue;
+      }
+      // A failed commit undid this batch's steps of a yielded item too: it
+      // ends with the error rather than go on from a state that is gone.
+      batch[i].done(commit_error);
+      ++finished;
+    }
+    items_.fetch_add(finished, std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
-    for (auto& item : batch) item.done(commit_error);
   }
 }
 

@@ -4,6 +4,10 @@
 // become durable with one disk sync. An item's caller resumes only after
 // that commit, so a push is acknowledged only once it is durable (SPEC §5),
 // and the Asio thread never waits on SQLite or fsync.
+//
+// A long item can be run in steps (run_steps): between two of its steps, if
+// other items wait, the worker commits what is done and serves them first,
+// so one huge push holds the others back for one step, not for all of it.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
@@ -44,6 +48,16 @@ class StoreWorker {
   template <class T>
   boost::asio::awaitable<T> run(std::function<T(Store&)> work);
 
+  // Runs `step(store)` again and again until it returns a value, and resumes
+  // the caller with that value once the commit holding the last step is
+  // durable. Each step is undone alone if it throws (the exception goes to
+  // the caller; earlier steps stay). While no other item waits, the steps
+  // follow one another in one transaction; when one does, the worker commits
+  // the steps so far (not yet answered: the caller still waits) and serves
+  // the waiting items, committed on their own, before the next step.
+  template <class T>
+  boost::asio::awaitable<T> run_steps(std::function<std::optional<T>(Store&)> step);
+
   // Items per commit so far (for metrics): total items and total commits.
   // Safe to read from any thread.
   long items() const { return items_.load(std::memory_order_relaxed); }
@@ -51,16 +65,23 @@ class StoreWorker {
 
  private:
   struct Item {
-    std::function<void(Store&)> work;        // runs inside the batch; stores its result
+    // Runs one step inside the batch and stores the result; true when the
+    // item is finished (one step for run()).
+    std::function<bool(Store&)> work;
     std::function<void(std::exception_ptr)> done;  // after commit (or its failure)
   };
+  template <class T>
+  boost::asio::awaitable<T> submit(std::function<bool(Store&, std::optional<T>&)> step);
   void enqueue(Item item);
+  bool others_waiting();
   void loop();
 
   std::unique_ptr<Store> store_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Item> queue_;
+  std::deque<Item> resuming_;  // stepped items that yielded to waiting ones (worker thread only)
+  bool resuming_passed_over_ = false;  // a batch ran without them (worker thread only)
   bool stopping_ = false;
   std::atomic<long> items_{0};
   std::atomic<long> commits_{0};
@@ -69,17 +90,38 @@ class StoreWorker {
 
 template <class T>
 boost::asio::awaitable<T> StoreWorker::run(std::function<T(Store&)> work) {
-  auto initiate = [this, work = std::move(work)](auto handler) mutable {
+  auto once = [work = std::move(work)](Store& store, std::optional<T>& result) {
+    result.emplace(work(store));
+    return true;
+  };
+  return submit<T>(std::move(once));
+}
+
+template <class T>
+boost::asio::awaitable<T> StoreWorker::run_steps(std::function<std::optional<T>(Store&)> step) {
+  auto stepped = [step = std::move(step)](Store& store, std::optional<T>& result) {
+    result = step(store);
+    return result.has_value();
+  };
+  return submit<T>(std::move(stepped));
+}
+
+template <class T>
+boost::asio::awaitable<T> StoreWorker::submit(std::function<bool(Store&, std::optional<T>&)> step) {
+  auto initiate = [this, step = std::move(step)](auto handler) mutable {
     auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
     auto result = std::make_shared<std::optional<T>>();
     auto item_error = std::make_shared<std::exception_ptr>();
     Item item;
-    item.work = [work = std::move(work), result, item_error](Store& store) {
+    item.work = [step = std::move(step), result, item_error](Store& store) {
+      bool finished = false;
       try {
-        store.batch_item([&] { result->emplace(work(store)); });
+        store.batch_item([&] { finished = step(store, *result); });
       } catch (...) {
         *item_error = std::current_exception();
+        finished = true;
       }
+      return finished;
     };
     item.done = [shared_handler, result, item_error](std::exception_ptr commit_error) {
       std::exception_ptr error = commit_error ? commit_error : *item_error;

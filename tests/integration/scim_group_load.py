@@ -135,11 +135,14 @@ def add_members_under_load(port, token, source, group_id, member_ids, leaver_ids
     /healthz is polled and, during each PATCH, one of `leaver_ids` is
     deactivated. Returns a dict of figures (seconds):
     patches (each PATCH's round trip), patch_total, healthz_max, healthz_count,
-    pushes (each deactivation's round trip), statuses."""
+    pushes (each deactivation's round trip), statuses; and, as time.monotonic()
+    values, patch_answered_at, push_sent_at and push_answered_at, to tell which
+    deactivation was answered while which PATCH was still running."""
     bodies = member_patches(member_ids)
     poller = Poller(port)
     poller.start()
     pushes, push_statuses = [], []
+    push_sent_at, push_answered_at = [], []
     in_flight = threading.Event()
     done = threading.Event()
 
@@ -152,7 +155,10 @@ def add_members_under_load(port, token, source, group_id, member_ids, leaver_ids
             started = time.monotonic()
             status, _ = client.request("PATCH", f"/scim/v2/{source}/Users/{leaver}", {
                 "schemas": [PATCH_SCHEMA], "Operations": [{"op": "Replace", "path": "active", "value": "False"}]})
-            pushes.append(time.monotonic() - started)
+            answered = time.monotonic()
+            pushes.append(answered - started)
+            push_sent_at.append(started)
+            push_answered_at.append(answered)
             push_statuses.append(status)
             in_flight.clear()
         client.close()
@@ -160,13 +166,14 @@ def add_members_under_load(port, token, source, group_id, member_ids, leaver_ids
     pusher = threading.Thread(target=deactivate_during_patches, daemon=True)
     pusher.start()
     client = KeepAlive(port, token, timeout=600)
-    patches, statuses = [], []
+    patches, statuses, patch_answered_at = [], [], []
     started_all = time.monotonic()
     for body in bodies:
         in_flight.set()
         started = time.monotonic()
         status, payload = client.request("PATCH", f"/scim/v2/{source}/Groups/{group_id}", body)
-        patches.append(time.monotonic() - started)
+        patch_answered_at.append(time.monotonic())
+        patches.append(patch_answered_at[-1] - started)
         statuses.append(status)
         if status != 204:
             raise AssertionError(f"group PATCH answered {status}: {payload[:300]!r}")
@@ -180,4 +187,5 @@ def add_members_under_load(port, token, source, group_id, member_ids, leaver_ids
     return {"patches": patches, "patch_total": patch_total, "patch_bytes": [len(b) for b in bodies],
             "healthz_max": max(poller.latencies), "healthz_count": len(poller.latencies),
             "healthz_failures": poller.failures, "pushes": pushes, "push_statuses": push_statuses,
-            "statuses": statuses}
+            "statuses": statuses, "patch_answered_at": patch_answered_at,
+            "push_sent_at": push_sent_at, "push_answered_at": push_answered_at}
