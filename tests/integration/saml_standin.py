@@ -198,6 +198,18 @@ def metadata_xml(location):
             % (NS["ds"], ENTITY_ID, NS["samlp"], cert, _escape(location)))
 
 
+_process_signer = None
+
+
+def _presign_one(args):
+    """For multiprocessing: one person's signed Assertion (see
+    SamlStandin.presign)."""
+    global _process_signer
+    if _process_signer is None:
+        _process_signer = SamlStandin._detached_python_signer()
+    return args[0], _process_signer._python_signed_assertion(*args[1:])
+
+
 class SamlStandin:
     def __init__(self, groups_attribute="SpectroTeam", sp_cert=None, tls=None, signer="xmlsec1"):
         """tls: a TlsFiles (server certificate chain and key, and when
@@ -219,6 +231,7 @@ class SamlStandin:
         self.in_flight = 0
         self.most_in_flight = 0
         self._python_signer = PythonSigner(os.path.join(TESTDATA, "idp.key")) if signer == "python" else None
+        self._presigned = {}  # email -> signed Assertion text (presign())
         self._lock = threading.Lock()
         self._serial = 0
         standin = self
@@ -298,6 +311,31 @@ class SamlStandin:
         with open(path, "w") as f:
             f.write(metadata_xml(self.url))
 
+    @classmethod
+    def _detached_python_signer(cls):
+        """A stand-in without a server, used only to sign (in pool workers)."""
+        signer = cls.__new__(cls)
+        signer.groups_attribute = "SpectroTeam"
+        signer._python_signer = PythonSigner(os.path.join(TESTDATA, "idp.key"))
+        return signer
+
+    def presign(self, audience, valid_for, processes=2):
+        """Signs, once, an Assertion for each person of `people` (groups as
+        they are now), valid from a minute ago for `valid_for` (a
+        timedelta), with PythonSigner in `processes` worker processes. Later
+        answers about them carry that Assertion in a fresh Response (its
+        InResponseTo is the query's ID; the Response itself is unsigned, so
+        nothing signed depends on the query). For benchmarks: one RSA
+        signature per person ahead of the cycle instead of one per query."""
+        import multiprocessing
+        now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        jobs = [(email, "_a-%s" % hashlib.sha256(email.encode()).hexdigest()[:24], now, email, audience, groups,
+                 valid_for) for email, groups in self.people.items()]
+        with multiprocessing.Pool(processes) as pool:
+            signed = dict(pool.map(_presign_one, jobs, chunksize=64))
+        with self._lock:
+            self._presigned = signed
+
     def reset_queries(self):
         with self._lock:
             self.queries = []
@@ -345,6 +383,8 @@ class SamlStandin:
         if self.signer is None:
             return self._envelope(self._response(ids, now, self._success_status(),
                                                  self._assertion(ids["assertion"], now, name_id, issuer, groups)))
+        if name_id in self._presigned:
+            return self._envelope(self._response(ids, now, self._success_status(), self._presigned[name_id]))
         if self._python_signer:
             return self._envelope(self._response(ids, now, self._success_status(),
                                                  self._python_signed_assertion(ids["assertion"], now, name_id,
@@ -476,7 +516,8 @@ class SamlStandin:
                    _time(now - datetime.timedelta(seconds=60)), _time(now + datetime.timedelta(minutes=5)),
                    _escape(audience), attribute))
 
-    def _python_signed_assertion(self, aid, now, name_id, audience, groups):
+    def _python_signed_assertion(self, aid, now, name_id, audience, groups,
+                                 valid_for=datetime.timedelta(minutes=5)):
         """The Assertion of _assertion(), written in exclusive-c14n form (ID,
         IssueInstant, Version in c14n attribute order) and signed by
         PythonSigner; its Signature goes after the Issuer, as SAML wants."""
@@ -491,7 +532,7 @@ class SamlStandin:
                 '<saml:Audience>%s</saml:Audience></saml:AudienceRestriction></saml:Conditions>%s'
                 '</saml:Assertion>'
                 % (_c14n_text(name_id), _time(now - datetime.timedelta(seconds=60)),
-                   _time(now + datetime.timedelta(minutes=5)), _c14n_text(audience), attribute))
+                   _time(now + valid_for), _c14n_text(audience), attribute))
         return head + self._python_signer.signature(aid, head + tail) + tail
 
     @staticmethod

@@ -364,6 +364,10 @@ class SamlAttackCorpusTest(SamlCase):
         self.idp.forged = {person["email"]: "doctype_external_entity"}
         self.sync()
         self.assert_failed_read(person, "DOCTYPE")
+        # `status` (the table, too) says whose answer failed and why.
+        table = self.ws.run("status", check=0).stdout
+        self.assertIn("about %s " % person["email"], table)
+        self.assertIn("DOCTYPE", table)
         document = self.idp.served["doctype_external_entity"]
         self.assertIn(self.listener.url + "/xxe", document)
         self.assertIn(self.listener.url + "/evil.dtd", document)
