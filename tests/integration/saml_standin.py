@@ -227,7 +227,7 @@ class SamlStandin:
         self.external_url = "http://127.0.0.1:9"  # where doctype_external_entity points
         self.queries = []     # (query ID, issuer, NameID) per request
         self.client_certificates = []  # the subject CN of the client certificate of each query over TLS
-        self.tls_failures = 0  # TLS handshakes that failed (e.g. no or a wrong client certificate)
+        self.failed_connections = 0  # connections that ended in an error, e.g. a refused TLS handshake
         self.in_flight = 0
         self.most_in_flight = 0
         self._python_signer = PythonSigner(os.path.join(TESTDATA, "idp.key")) if signer == "python" else None
@@ -284,7 +284,7 @@ class SamlStandin:
 
             def handle_error(self, request, client_address):
                 with standin._lock:
-                    standin.tls_failures += 1
+                    standin.failed_connections += 1
 
         self._server = Server(("127.0.0.1", 0), Handler)
         scheme = "http"

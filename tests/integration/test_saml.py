@@ -447,7 +447,14 @@ class SamlHttpsTest(SamlCase):
         self.idp.people.clear()
         self.sync()
         self.assertEqual(self.idp.queries, [])
-        self.assertGreater(self.idp.tls_failures, 0)
+        self.assertGreater(self.idp.failed_connections, 0)
+        self.assert_failed_read(None, "connection failed")
+        # A client certificate the IdP does not trust is refused the same way.
+        self.ws.sources[0].update(sp_cert_file=os.path.join(TESTDATA, "attacker.crt"),
+                                  sp_key_file=os.path.join(TESTDATA, "attacker.key"))
+        self.ws.write_config()
+        self.sync()
+        self.assertEqual(self.idp.queries, [])
         self.assert_failed_read(None, "connection failed")
 
     def test_unsigned_unknown_principal_over_verified_https_revokes_identity_deleted(self):
