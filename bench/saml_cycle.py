@@ -18,6 +18,7 @@ query's ID. A few presigned answers are checked with `xmlsec1 --verify` first.
 import datetime
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -41,7 +42,6 @@ def sample_query(email, query_id):
 
 def timed_sync(ws):
     """Runs `keywarden sync --yes`; returns (wall s, peak RSS MB, CPU s, exit code, stderr)."""
-    import subprocess
     env = dict(os.environ)
     env.pop("JOURNAL_STREAM", None)
     start = time.monotonic()
@@ -50,7 +50,7 @@ def timed_sync(ws):
     stderr = proc.stderr.read().decode(errors="replace")
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.monotonic() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, so Popen must not wait again
     return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, proc.returncode, stderr
 
 

@@ -479,7 +479,6 @@ class SamlStandinSelfTest(unittest.TestCase):
 
     def test_answers_verify_with_xmlsec1(self):
         import urllib.request
-        from saml_standin import NS
         idp = SamlStandin()
         self.addCleanup(idp.stop)
         idp.people["a@example.com"] = ["palette-users"]
