@@ -8,6 +8,7 @@ packages=(
   libboost1.74-dev libboost-system1.74-dev libssl-dev libsqlite3-dev sqlite3
   nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libcjose-dev liboauth2-dev libxmlsec1-dev libxml2-dev xmlsec1 libsystemd-dev systemd
+  libxml2-utils openssl   # test_saml: xmllint plays the careless XXE parser; openssl makes test CAs
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-14-dev
   python3 curl ca-certificates wrk
