@@ -300,7 +300,8 @@ net::awaitable<ChangeSet> EntraSource::read_changes(std::map<std::string, std::s
       }
       name = doc["displayName"].get<std::string>();
     }
-    for (const auto& [member, present] : group.members) {
+    for (const auto& [number, present] : GroupDeltaMerge::last_words(group)) {
+      const std::string& member = rounds.groups.member_id(number);
       if (!name.empty()) changes.memberships.push_back(MembershipChange{member, name, present});
       changes.memberships.push_back(MembershipChange{member, group.id, present});
     }

@@ -133,7 +133,8 @@ void GroupDeltaMerge::add(const json& item, const std::string& where) {
   group.id = id;
   if (removed_reason(item)) {
     group.removed = true;
-    group.members.clear();
+    group.member_words.clear();
+    group.member_words.shrink_to_fit();
     return;
   }
   group.removed = false;
@@ -146,8 +147,27 @@ void GroupDeltaMerge::add(const json& item, const std::string& where) {
   for (const auto& member : *members) {
     const std::string member_id = required_id(member, where + ": group " + id + " members@delta");
     if (!is_user_member(member)) continue;
-    group.members[member_id] = !removed_reason(member).has_value();
+    group.member_words.emplace_back(number_of(member_id), !removed_reason(member).has_value());
   }
+}
+
+uint32_t GroupDeltaMerge::number_of(const std::string& member_id) {
+  const auto [it, added] = member_numbers_.try_emplace(member_id, static_cast<uint32_t>(member_ids_.size()));
+  if (added) member_ids_.push_back(member_id);
+  return it->second;
+}
+
+std::vector<std::pair<uint32_t, bool>> GroupDeltaMerge::last_words(const GraphGroup& group) {
+  std::vector<std::pair<uint32_t, bool>> words = group.member_words;
+  // Stable: among the words about one member, the last said stays last.
+  std::stable_sort(words.begin(), words.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::pair<uint32_t, bool>> last;
+  last.reserve(words.size());
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i + 1 < words.size() && words[i + 1].first == words[i].first) continue;
+    last.push_back(words[i]);
+  }
+  return last;
 }
 
 std::vector<Identity> directory_from_rounds(const UserDeltaMerge& users, const GroupDeltaMerge& groups,
@@ -167,14 +187,19 @@ std::vector<Identity> directory_from_rounds(const UserDeltaMerge& users, const G
                    [](const auto& entry) { return entry.second.status != IdentityStatus::deleted; })) {
     throw SourceReadError(where + ": no users (a tenant always has at least one)");
   }
+  // Each member number's identity, looked up once rather than once per group.
+  std::vector<Identity*> member(groups.member_count(), nullptr);
+  for (uint32_t n = 0; n < member.size(); ++n) {
+    const auto it = by_id.find(groups.member_id(n));
+    if (it != by_id.end() && it->second.status != IdentityStatus::deleted) member[n] = &it->second;
+  }
   for (const auto& [group_id, group] : groups.groups()) {
     if (group.removed) continue;
-    for (const auto& [member_id, present] : group.members) {
-      if (!present) continue;
-      const auto it = by_id.find(member_id);
-      if (it == by_id.end() || it->second.status == IdentityStatus::deleted) continue;
-      if (group.display_name) it->second.groups.push_back(*group.display_name);
-      it->second.groups.push_back(group_id);
+    for (const auto& [number, present] : GroupDeltaMerge::last_words(group)) {
+      Identity* identity = member[number];
+      if (!present || identity == nullptr) continue;
+      if (group.display_name) identity->groups.push_back(*group.display_name);
+      identity->groups.push_back(group_id);
     }
   }
   std::vector<Identity> out;

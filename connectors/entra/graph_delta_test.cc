@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "connectors/source.h"
@@ -160,6 +161,45 @@ TEST(GraphDirectory, ADeletedGroupGivesNoMemberships) {
   add_page(groups, R"({"@odata.deltaLink":"x","value":[{"id":"g1","@removed":{"reason":"changed"}}]})");
   const std::vector<Identity> directory = directory_from_rounds(users, groups, "t");
   EXPECT_TRUE(find(directory, "u-alice")->groups.empty());
+}
+
+// Members are kept as numbers (issue 14: the first round at 100,000 users
+// held over 100 MB of id strings); the last word about each still wins, in
+// one page or across pages, and one id is one number in every group.
+TEST(GraphDirectory, TheLastWordAboutAMemberWinsAndOneIdIsOneNumber) {
+  GroupDeltaMerge groups;
+  add_page(groups, R"json({"@odata.nextLink":"https://graph.microsoft.com/v1.0/groups/delta?$skiptoken=1","value":[
+    {"id":"g1","displayName":"palette-users","members@delta":[
+      {"@odata.type":"#microsoft.graph.user","id":"u-alice"},
+      {"@odata.type":"#microsoft.graph.user","id":"u-bob"},
+      {"@odata.type":"#microsoft.graph.user","id":"u-alice","@removed":{"reason":"deleted"}}]},
+    {"id":"g2","displayName":"eng","members@delta":[{"@odata.type":"#microsoft.graph.user","id":"u-bob"}]}]})json");
+  add_page(groups, R"json({"@odata.deltaLink":"https://graph.microsoft.com/v1.0/groups/delta?$deltatoken=2","value":[
+    {"id":"g1","members@delta":[
+      {"@odata.type":"#microsoft.graph.user","id":"u-bob","@removed":{"reason":"deleted"}},
+      {"@odata.type":"#microsoft.graph.user","id":"u-carol"},
+      {"@odata.type":"#microsoft.graph.user","id":"u-bob"}]}]})json");
+  EXPECT_EQ(groups.member_count(), 3u);
+  std::map<std::string, bool> g1, g2;
+  for (const auto& [number, present] : GroupDeltaMerge::last_words(groups.groups().at("g1"))) {
+    g1[groups.member_id(number)] = present;
+  }
+  for (const auto& [number, present] : GroupDeltaMerge::last_words(groups.groups().at("g2"))) {
+    g2[groups.member_id(number)] = present;
+  }
+  EXPECT_EQ(g1, (std::map<std::string, bool>{{"u-alice", false}, {"u-bob", true}, {"u-carol", true}}));
+  EXPECT_EQ(g2, (std::map<std::string, bool>{{"u-bob", true}}));
+
+  UserDeltaMerge users;
+  add_page(users, R"json({"@odata.deltaLink":"https://graph.microsoft.com/v1.0/users/delta?$deltatoken=u","value":[
+    {"id":"u-alice","userPrincipalName":"alice@example.com","accountEnabled":true},
+    {"id":"u-bob","userPrincipalName":"bob@example.com","accountEnabled":true},
+    {"id":"u-carol","userPrincipalName":"carol@example.com","accountEnabled":true}]})json");
+  const std::vector<Identity> directory = directory_from_rounds(users, groups, "test");
+  EXPECT_FALSE(has_group(*find(directory, "u-alice"), "palette-users"));
+  EXPECT_TRUE(has_group(*find(directory, "u-bob"), "palette-users"));
+  EXPECT_TRUE(has_group(*find(directory, "u-bob"), "g2"));
+  EXPECT_TRUE(has_group(*find(directory, "u-carol"), "g1"));
 }
 
 }  // namespace
