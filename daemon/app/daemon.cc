@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdio>
 #include <cstdlib>
 
 #include "connectors/blocking_work.h"
@@ -130,7 +131,21 @@ int Daemon::run() {
         }(this, period),
         net::detached);
   }
-  io_.run();
+  // Until everything has finished; once stopping, for kStopGrace at most: a
+  // source's read still retrying against an IdP that does not answer must
+  // not keep the process past systemd's stop timeout. Leaving then is as
+  // safe as a crash, which every write is built for: what was acknowledged
+  // is committed, and pending Palette intents are carried out at the next
+  // start.
+  while (!io_.stopped()) {
+    io_.run_for(std::chrono::milliseconds(250));
+    if (stopping_ && !io_.stopped() && Clock::now() >= stop_deadline_) {
+      logger().warn("stopping without waiting any longer: work still in flight",
+                    {{"after", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kStopGrace).count()) + "s"}});
+      std::fflush(nullptr);
+      std::_Exit(0);
+    }
+  }
   logger().info("keywarden stopped");
   return 0;
 }
@@ -157,8 +172,10 @@ void Daemon::stop() {
   // Stop taking work; a Palette call in flight finishes and is journaled,
   // what is left stays pending in the journal for the next start.
   if (reconciler_) reconciler_->executor().request_stop();
+  if (palette_) palette_->stop();  // no Palette retry outlives the stop
   if (server_) server_->stop();
   if (wake_) wake_->cancel();
+  stop_deadline_ = Clock::now() + kStopGrace;
 }
 
 void Daemon::reload() {

@@ -123,6 +123,11 @@ class Daemon {
   bool planning_off_thread_ = false;
   std::optional<Config> deferred_reload_;  // a valid config waiting for the plan in progress
   bool stopping_ = false;
+  // How long a stop waits for work in flight (a source's read retrying, a
+  // Palette call on the wire) before the process leaves anyway; well inside
+  // the unit's TimeoutStopSec.
+  static constexpr std::chrono::seconds kStopGrace{20};
+  Clock::time_point stop_deadline_{};
   bool watchdog_ = false;
 };
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <set>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/system/system_error.hpp>
@@ -97,6 +99,11 @@ class PaletteClient::Impl {
   }
 
   const PaletteClientStats& stats() const { return stats_; }
+
+  void stop() {
+    stopping_ = true;
+    for (net::steady_timer* wait : retry_waits_) wait->cancel();
+  }
 
   net::awaitable<PaletteInventory> read_inventory() {
     PaletteInventory inventory;
@@ -208,6 +215,7 @@ class PaletteClient::Impl {
     request.body = std::move(body);
 
     for (int attempt = 1;; ++attempt) {
+      if (stopping_) throw stopping_error(method, target, attempt - 1);
       std::optional<HttpResponse> response;
       boost::system::error_code failure;
       {
@@ -254,8 +262,19 @@ class PaletteClient::Impl {
       ++stats_.retries;
       const net::any_io_executor executor = co_await net::this_coro::executor;
       net::steady_timer timer(executor, wait);
-      co_await timer.async_wait(net::use_awaitable);
+      retry_waits_.insert(&timer);
+      boost::system::error_code cancelled;
+      co_await timer.async_wait(net::redirect_error(net::use_awaitable, cancelled));
+      retry_waits_.erase(&timer);
     }
+  }
+
+  // What a request that stop() cut short throws: transient (status 0), so
+  // an action stays pending in the journal for the next start.
+  static PaletteError stopping_error(const std::string& method, const std::string& target, int attempts) {
+    return PaletteError("Palette " + method + " " + target + ": keywarden is stopping (" +
+                            plural(attempts, "attempt") + " made)",
+                        0, "", attempts);
   }
 
   // A PaletteError for a final non-2xx answer, with the V1Error code and
@@ -314,6 +333,8 @@ class PaletteClient::Impl {
   RequestPacer pacer_;
   std::mt19937_64 rng_;
   PaletteClientStats stats_;
+  bool stopping_ = false;
+  std::set<net::steady_timer*> retry_waits_;  // the backoff waits in progress, for stop()
 };
 
 PaletteClient::PaletteClient(net::any_io_executor executor, PaletteClientOptions options)
@@ -332,5 +353,7 @@ net::awaitable<MutationResult> PaletteClient::delete_key(std::string key_uid) {
 }
 
 const PaletteClientStats& PaletteClient::stats() const { return impl_->stats(); }
+
+void PaletteClient::stop() { impl_->stop(); }
 
 }  // namespace keywarden

@@ -67,6 +67,12 @@ class PaletteClient final : public PaletteActions {
 
   const PaletteClientStats& stats() const;
 
+  // For a stopping daemon: the backoff waits in progress end at once, and
+  // every request from now on fails (PaletteError, status 0) before its next
+  // attempt. An attempt already on the wire ends by its own timeout at most.
+  // Call on the executor's thread.
+  void stop();
+
  private:
   class Impl;
   std::unique_ptr<Impl> impl_;

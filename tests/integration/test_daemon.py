@@ -251,6 +251,26 @@ class DurabilityTest(ScimDaemonTest):
 
 
 class SigtermTest(unittest.TestCase):
+    def test_sigterm_while_palette_is_unreachable_exits_at_once(self):
+        # Found by running the daemon for real: with Palette gone, a reconcile
+        # sits in the Palette client's retry backoff (8 attempts, about 20 s),
+        # and SIGTERM waited for all of it. Now stop() ends those waits.
+        t = Tenant(5, 10, api_key=API_KEY, seed=23)
+        sim = PaletteSim(t.seed())
+        ws = Workspace(sim.url, daemon={"reconcile_interval": "2s"})
+        self.addCleanup(ws.cleanup)
+        from tenant import identity
+        ws.write_identities([identity(p) for p in t.people])
+        daemon = DaemonProcess(ws)
+        self.addCleanup(daemon.stop)
+        self.assertTrue(daemon.wait_ready(), daemon.output())
+        sim.stop()
+        time.sleep(3)  # a reconcile (every 2 s) is now retrying against the dead endpoint
+        started = time.monotonic()
+        daemon.signal(signal.SIGTERM)
+        self.assertEqual(daemon.proc.wait(timeout=30), 0, daemon.output()[-2000:])
+        self.assertLess(time.monotonic() - started, 5.0, daemon.output()[-2000:])
+
     def test_sigterm_during_a_reconcile_leaves_nothing_half_done(self):
         t = Tenant(30, 60, api_key=API_KEY, seed=22)
         sim = PaletteSim(t.seed(), rate=1000, burst=1000)
