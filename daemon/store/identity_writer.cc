@@ -210,7 +210,7 @@ FullReadChanges compare_full_read(sql::StatementCache& statements, const std::st
     const auto finish = [&] {
       load();
       for (; g < groups.size(); ++g) {
-        changes.joins.push_back({listed[i]->subject_id, std::string(groups[g])});
+        changes.joins.push_back({listed[i]->subject_id, groups[g]});
       }
       ++i;
       loaded = false;
@@ -226,10 +226,10 @@ FullReadChanges compare_full_read(sql::StatementCache& statements, const std::st
       }
       load();
       while (g < groups.size() && groups[g] < group) {
-        changes.joins.push_back({listed[i]->subject_id, std::string(groups[g++])});
+        changes.joins.push_back({listed[i]->subject_id, groups[g++]});
       }
       if (g < groups.size() && groups[g] == group) {
-        if (!current) changes.joins.push_back({listed[i]->subject_id, std::string(group)});
+        if (!current) changes.joins.push_back({listed[i]->subject_id, groups[g]});  // the listing's, not the row's
         ++g;
       } else if (current) {
         changes.leaves.push_back({listed[i]->subject_id, std::string(group)});
