@@ -7,10 +7,10 @@
 #            (test_scim_large_group, test_keycloak's directory): they run the
 #            same code paths as the others, for minutes under ASan.
 #   thread   ThreadSanitizer, in build-tsan: the tests of what runs on more
-#            than one thread (the store worker and its steps, the executor's
-#            journal writes, the store, the HTTP server and its threads), and
-#            the daemon itself taking SIGHUPs while full plans run on the
-#            blocking pool (integration.test_reload_under_load).
+#            than one thread (the store worker and its steps, the store, the
+#            HTTP server and its threads), and the daemon itself taking
+#            SIGHUPs while full plans run on the blocking pool
+#            (integration.test_reload_under_load).
 #
 #   ./scripts/sanitize.sh [address|thread|all]   (default all)
 #
@@ -50,9 +50,9 @@ fi
 if [[ "$mode" == thread || "$mode" == all ]]; then
   started=$SECONDS
   configure build-tsan thread
-  cmake --build build-tsan -j "$jobs" --target app_test store_test http_server_test keywarden palette-sim
+  cmake --build build-tsan -j "$jobs" --target store_worker_test store_test http_server_test keywarden palette-sim
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/sanitizers/tsan.supp"
   (cd build-tsan && ctest --output-on-failure --timeout 1200 -j "$jobs" \
-     -R '^(StoreWorkerTest|ExecutorTest|StoreTest|HttpServerTest|HttpServerThreadsTest)\.|^integration\.test_reload_under_load$')
+     -R '^(StoreWorkerTest|StoreTest|HttpServerTest|HttpServerThreadsTest)\.|^integration\.test_reload_under_load$')
   echo "sanitize: ThreadSanitizer green in $((SECONDS - started)) s"
 fi
