@@ -68,19 +68,20 @@ void StoreWorker::loop() {
     } catch (...) {
       commit_error = std::current_exception();
     }
-    long finished = 0;
+    // The counters first: a caller that resumes may read them at once.
+    std::vector<Item*> finished;
     for (size_t i = 0; i < batch.size(); ++i) {
       if (yielded[i] && !commit_error) {
         resuming_.push_back(std::move(batch[i]));
-        continue;
+      } else {
+        finished.push_back(&batch[i]);
       }
-      // A failed commit undid this batch's steps of a yielded item too: it
-      // ends with the error rather than go on from a state that is gone.
-      batch[i].done(commit_error);
-      ++finished;
     }
-    items_.fetch_add(finished, std::memory_order_relaxed);
+    items_.fetch_add(static_cast<long>(finished.size()), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
+    // A failed commit undid this batch's steps of a yielded item too: it ends
+    // with the error rather than go on from a state that is gone.
+    for (Item* item : finished) item->done(commit_error);
   }
 }
 
