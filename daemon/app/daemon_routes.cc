@@ -109,6 +109,13 @@ net::awaitable<std::optional<server::Response>> Daemon::handle(server::Request r
   try {
     auto op = route(request, route_label);
     response = co_await std::move(op);
+  } catch (const StoreError& e) {
+    // The disk is full or failing: nothing was committed, so nothing is
+    // acknowledged, and the IdP is told to come back (its retry is the
+    // durability of this push until the store takes writes again).
+    logger().error("request failed: the store cannot be written", {{"route", route_label}, {"error", e.what()}});
+    response = json_error(503, "the store cannot be written; nothing was acknowledged, try again later");
+    response.headers["Retry-After"] = "30";
   } catch (const std::exception& e) {
     logger().error("request failed", {{"route", route_label}, {"error", e.what()}});
     response = json_error(500, "internal error; nothing was acknowledged");
@@ -153,9 +160,14 @@ net::awaitable<server::Response> Daemon::route(const server::Request& request, s
 
 server::Response Daemon::readiness() const {  nlohmann::json body;
   int status = 200;
+  const std::string write_failure = pushes_ ? pushes_->write_failure() : std::string();
   if (!store_) {
     status = 503;
     body = {{"ready", false}, {"reason", "the store is not open"}};
+  } else if (!write_failure.empty()) {
+    // Pushes cannot be acknowledged while this lasts (issue 14).
+    status = 503;
+    body = {{"ready", false}, {"reason", "the store cannot be written: " + write_failure}};
   } else if (!last_reconcile_) {
     status = 503;
     body = {{"ready", false}, {"reason", "no reconcile has completed yet (last result: " + last_result_ + ")"}};

@@ -25,6 +25,17 @@ void StoreWorker::enqueue(Item item) {
   wake_.notify_one();
 }
 
+std::string StoreWorker::write_failure() const {
+  std::lock_guard lock(failure_mutex_);
+  return write_failure_;
+}
+
+void StoreWorker::note_store_error(const std::string& what) {
+  batch_store_error_ = true;
+  std::lock_guard lock(failure_mutex_);
+  write_failure_ = what;
+}
+
 bool StoreWorker::others_waiting() {
   std::lock_guard lock(mutex_);
   return !queue_.empty();
@@ -54,6 +65,7 @@ void StoreWorker::loop() {
     }
     std::vector<bool> yielded(batch.size(), false);
     std::exception_ptr commit_error;
+    batch_store_error_ = false;
     try {
       store_->batch([&] {
         for (size_t i = 0; i < batch.size(); ++i) {
@@ -65,8 +77,15 @@ void StoreWorker::loop() {
           }
         }
       });
+    } catch (const StoreError& e) {
+      note_store_error(e.what());
+      commit_error = std::current_exception();
     } catch (...) {
       commit_error = std::current_exception();
+    }
+    if (!commit_error && !batch_store_error_) {
+      std::lock_guard lock(failure_mutex_);
+      write_failure_.clear();
     }
     // The counters first: a caller that resumes may read them at once.
     std::vector<Item*> finished;

@@ -26,6 +26,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <thread>
 
 #include "daemon/store/store.h"
@@ -63,6 +64,11 @@ class StoreWorker {
   long items() const { return items_.load(std::memory_order_relaxed); }
   long commits() const { return commits_.load(std::memory_order_relaxed); }
 
+  // While the store cannot be written (a disk full, an I/O error): why, as
+  // the last failed commit or item's StoreError said. Empty again once a
+  // commit succeeds with no item failing that way. Safe from any thread.
+  std::string write_failure() const;
+
  private:
   struct Item {
     // Runs one step inside the batch and stores the result; true when the
@@ -74,6 +80,7 @@ class StoreWorker {
   boost::asio::awaitable<T> submit(std::function<bool(Store&, std::optional<T>&)> step);
   void enqueue(Item item);
   bool others_waiting();
+  void note_store_error(const std::string& what);  // worker thread
   void loop();
 
   std::unique_ptr<Store> store_;
@@ -83,6 +90,9 @@ class StoreWorker {
   std::deque<Item> resuming_;  // stepped items that yielded to waiting ones (worker thread only)
   bool resuming_passed_over_ = false;  // a batch ran without them (worker thread only)
   bool stopping_ = false;
+  mutable std::mutex failure_mutex_;
+  std::string write_failure_;   // guarded by failure_mutex_
+  bool batch_store_error_ = false;  // an item of the running batch failed with a StoreError (worker thread only)
   std::atomic<long> items_{0};
   std::atomic<long> commits_{0};
   std::thread thread_;
@@ -113,10 +123,14 @@ boost::asio::awaitable<T> StoreWorker::submit(std::function<bool(Store&, std::op
     auto result = std::make_shared<std::optional<T>>();
     auto item_error = std::make_shared<std::exception_ptr>();
     Item item;
-    item.work = [step = std::move(step), result, item_error](Store& store) {
+    item.work = [this, step = std::move(step), result, item_error](Store& store) {
       bool finished = false;
       try {
         store.batch_item([&] { finished = step(store, *result); });
+      } catch (const StoreError& e) {
+        note_store_error(e.what());
+        *item_error = std::current_exception();
+        finished = true;
       } catch (...) {
         *item_error = std::current_exception();
         finished = true;
