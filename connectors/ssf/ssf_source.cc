@@ -118,6 +118,9 @@ PushResponse SsfSource::handle_push(const PushRequest& request, const PushContex
   if (answer.status != 202 || answer.outcome.duplicate) return response;
 
   SetFacts& facts = answer.outcome.facts;
+  // A stream-updated event: read at once, which checks the stream's status
+  // (see read_changes) rather than leaving the source as this 202 marks it.
+  response.read_changes_now = facts.stream_status.has_value();
   response.changes.identities = std::move(facts.identities);
   response.changes.event_ids.push_back(answer.outcome.jti);
   std::map<std::string, std::string> stream_state;
@@ -142,16 +145,25 @@ PushResponse SsfSource::handle_push(const PushRequest& request, const PushContex
 net::awaitable<ChangeSet> SsfSource::read_changes(std::map<std::string, std::string> state) {
   const Timestamp now = now_utc();
   ChangeSet changes;
-  if (push_) co_return changes;
   try {
-    if (!state.count(ssf_state::kPollEndpoint)) {
-      // No upkeep has set the stream up yet: do it now, then poll.
-      auto setting_up = session_.upkeep(state, {}, now);
-      StreamUpkeep setup = co_await std::move(setting_up);
-      if (setup.unhealthy) throw SourceReadError(*setup.unhealthy);
-      for (auto& [name, value] : setup.state) state[name] = value;
-      changes.cursors = setup.state;
+    // A good incremental read makes the daemon mark the source healthy. While
+    // the last upkeep (or a stream-updated event) says the stream is paused,
+    // disabled or unusable, check again first and fail the read if it still
+    // is: the source stays unhealthy until the stream is enabled, instead of
+    // turning healthy at every read until the upkeep after it says otherwise.
+    const std::string stored_status =
+        state.count(ssf_state::kStreamStatus) ? state.at(ssf_state::kStreamStatus) : std::string();
+    const bool was_unhealthy = (state.count(ssf_state::kUnhealthyReason) && !state.at(ssf_state::kUnhealthyReason).empty()) ||
+                               stored_status == "paused" || stored_status == "disabled";
+    // Poll delivery with no stream set up yet: set it up now, then poll.
+    if (was_unhealthy || (!push_ && !state.count(ssf_state::kPollEndpoint))) {
+      auto checking = session_.upkeep(state, {}, now);
+      StreamUpkeep check = co_await std::move(checking);
+      if (check.unhealthy) throw SourceReadError(*check.unhealthy);
+      for (auto& [name, value] : check.state) state[name] = value;
+      changes.cursors = std::move(check.state);
     }
+    if (push_) co_return changes;
     auto polling = session_.poll(state, now);
     PollOutcome outcome = co_await std::move(polling);
     changes.identities = std::move(outcome.identities);

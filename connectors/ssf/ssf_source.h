@@ -9,7 +9,10 @@
 // - read_changes(): with poll delivery, one poll exchange (see
 //   TransmitterSession::poll); its acknowledgements wait in the returned
 //   state until the next poll, so a jti is acknowledged only once committed.
-//   With push delivery, nothing (see reads_incrementally()).
+//   With push delivery, nothing (see reads_incrementally()). Either way, while
+//   the stored state says the stream is paused, disabled or unusable, it
+//   checks the stream again first and fails (the source stays unhealthy)
+//   unless the stream is usable and enabled now.
 // - upkeep(): discovery, JWKS, stream, subjects, verification and status.
 // It reports events, never a directory: polls() is false.
 #pragma once

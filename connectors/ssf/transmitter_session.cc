@@ -142,6 +142,7 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(std::map<std::st
     keys_.replace(nullptr, now);
     keys_.want_refetch();
     out.unhealthy = e.what();
+    out.state[ssf_state::kUnhealthyReason] = *out.unhealthy;
     co_return out;
   }
   auto refresh = refresh_keys(now);
@@ -226,6 +227,7 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(std::map<std::st
   if (status == "paused" || status == "disabled") {
     out.unhealthy = "the SSF stream " + stream_id + " is " + status + ": leavers may be going unheard";
   }
+  out.state[ssf_state::kUnhealthyReason] = out.unhealthy.value_or("");
   std::map<std::string, std::string> merged = state;
   for (const auto& [name, value] : out.state) merged[name] = value;
   out.state[ssf_state::kStatusJson] = stream_status_json(merged);

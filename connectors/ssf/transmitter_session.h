@@ -50,6 +50,9 @@ inline constexpr const char* kPendingAcks = "pending_acks";          // JSON arr
 inline constexpr const char* kPendingSetErrs = "pending_set_errs";   // JSON object jti → {err, description}
 inline constexpr const char* kRecentJtis = "recent_jtis";            // JSON array, newest last
 inline constexpr const char* kStatusJson = "status_json";
+// Why the last upkeep found the source unhealthy ("" when it did not): a
+// read_changes() checks again before it lets the daemon call it healthy.
+inline constexpr const char* kUnhealthyReason = "unhealthy_reason";
 }  // namespace ssf_state
 
 // What a poll (read_changes) brought: facts to commit with the new state.
