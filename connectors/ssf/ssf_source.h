@@ -49,11 +49,16 @@ class SsfSource : public Source {
 
  private:
   std::optional<std::string> push_token() const;
+  // Sets the running SET counts and the status_json object (over `stored`
+  // and `cursors`) among `cursors`. Writes from pushes and reads may land in
+  // either order, so a stored count can lag by one write; the next catches up.
+  void with_totals(std::map<std::string, std::string>& cursors, const std::map<std::string, std::string>& stored);
 
   bool push_;
   TransmitterSession session_;
   mutable std::mutex push_token_mutex_;
   mutable std::optional<std::string> push_token_;
+  SetTally tally_;
 };
 
 }  // namespace keywarden

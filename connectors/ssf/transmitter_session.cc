@@ -292,7 +292,10 @@ boost::asio::awaitable<PollOutcome> TransmitterSession::poll(std::map<std::strin
         continue;
       }
       acks.push_back(jti);
-      if (outcome.duplicate) continue;
+      if (outcome.duplicate) {
+        ++out.duplicates;
+        continue;
+      }
       seen.insert(outcome.jti);
       recent.push_back(outcome.jti);
       out.event_ids.push_back(outcome.jti);
@@ -318,7 +321,10 @@ std::string stream_status_json(const std::map<std::string, std::string>& state) 
                  {"status", state_value(state, ssf_state::kStreamStatus)},
                  {"verified", state_value(state, ssf_state::kVerified) == "true"},
                  {"missing_events", state_json(state, ssf_state::kMissingEvents, json::array())}};
-  return json{{"stream", stream}}.dump();
+  const auto counts = state.find(ssf_state::kSetCounts);
+  return json{{"stream", stream},
+              {"sets", SetCounts::from_json(counts == state.end() ? "" : counts->second).to_json()}}
+      .dump();
 }
 
 }  // namespace keywarden

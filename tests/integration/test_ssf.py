@@ -252,6 +252,26 @@ class SsfPushTest(SsfTestBase):
         self.assertEqual(self.revoked_keys() & self.keys_of(victim), set())
         self.assertEqual(len(self.stored_event_ids() - before), 1)
         self.assertEqual([e for e in self.ws.audit() if e.get("owner_email") == victim["email"]], [])
+        # status --json counts them: every SET that got past the bearer check, refusals by err.
+        self.assertEqual(self.source_status()["sets"], {
+            "received": len(cases) + 2, "applied": 1, "duplicate": 0, "noted": 0,
+            "refused": {"invalid_key": 4, "invalid_issuer": 1, "invalid_audience": 1,
+                        "invalid_request": len(cases) - 6 + 1}})
+
+    def test_other_event_types_change_nothing_and_are_counted(self):
+        person = self.tenant.people[0]
+        subject = {"format": "email", "email": person["email"]}
+        caep = "https://schemas.openid.net/secevent/caep/event-type/"
+        risc = "https://schemas.openid.net/secevent/risc/event-type/"
+        for uri in (caep + "token-claims-change", risc + "account-credential-change-required",
+                    caep + "session-revoked",  # on_compromise = "report" (the default): noted only
+                    "https://example.com/event-type/something-new"):
+            status, body = self.push(self.transmitter.sign(self.transmitter.claims(uri, subject)))
+            self.assertEqual(status, 202, (uri, body))
+        time.sleep(2)  # a targeted reconcile would have acted by now
+        self.assertEqual(self.revoked_keys(), set())
+        sets = self.source_status()["sets"]
+        self.assertEqual((sets["received"], sets["applied"], sets["noted"]), (4, 4, 4), sets)
 
     def test_key_rotated_at_the_transmitter_is_trusted_after_the_refetch(self):
         person, later = self.tenant.people[0], self.tenant.people[1]
@@ -338,6 +358,25 @@ class SsfPollTest(SsfTestBase):
                         self.daemon.output())
         self.assertTrue(wait_until(lambda: jti in self.transmitter.acked, timeout=20))
         self.assertEqual(self.transmitter.set_errs, {})
+        # Two SETs: the verification the stream's creation asked for, then the account-disabled one.
+        shown = self.source_status()
+        self.assertTrue(shown["stream"]["verified"], shown)
+        self.assertEqual((shown["sets"]["received"], shown["sets"]["applied"], shown["sets"]["refused"]),
+                         (2, 2, {}), shown)
+
+    def test_refused_polled_set_is_reported_in_set_errs_and_counted(self):
+        person = self.tenant.people[3]
+        claims = self.transmitter.claims("https://schemas.openid.net/secevent/risc/event-type/account-disabled",
+                                         {"format": "email", "email": person["email"]},
+                                         aud="https://someone-else.example/")
+        with self.transmitter.lock:
+            self.transmitter.queue.append((claims["jti"], self.transmitter.sign(claims)))
+        self.assertTrue(wait_until(lambda: claims["jti"] in self.transmitter.set_errs, timeout=20))
+        self.assertEqual(self.transmitter.set_errs[claims["jti"]]["err"], "invalid_audience")
+        self.assertNotIn(claims["jti"], self.transmitter.acked)
+        self.assertTrue(wait_until(lambda: self.source_status()["sets"]["refused"] == {"invalid_audience": 1},
+                                   timeout=10))
+        self.assertEqual(self.revoked_keys() & self.keys_of(person), set())
 
     def test_kill_between_receiving_and_acknowledging_applies_once_then_acknowledges(self):
         person = self.tenant.people[5]
