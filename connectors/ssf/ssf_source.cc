@@ -165,8 +165,9 @@ net::awaitable<ChangeSet> SsfSource::read_changes(std::map<std::string, std::str
     // turning healthy at every read until the upkeep after it says otherwise.
     const std::string stored_status =
         state.count(ssf_state::kStreamStatus) ? state.at(ssf_state::kStreamStatus) : std::string();
-    const bool was_unhealthy = (state.count(ssf_state::kUnhealthyReason) && !state.at(ssf_state::kUnhealthyReason).empty()) ||
-                               stored_status == "paused" || stored_status == "disabled";
+    const auto reason = state.find(ssf_state::kUnhealthyReason);
+    const bool was_unhealthy = (reason != state.end() && !reason->second.empty()) || stored_status == "paused" ||
+                               stored_status == "disabled";
     // Poll delivery with no stream set up yet: set it up now, then poll.
     if (was_unhealthy || (!push_ && !state.count(ssf_state::kPollEndpoint))) {
       auto checking = session_.upkeep(state, {}, now);
