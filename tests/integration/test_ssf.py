@@ -378,6 +378,22 @@ class SsfPollTest(SsfTestBase):
                                    timeout=10))
         self.assertEqual(self.revoked_keys() & self.keys_of(person), set())
 
+    def test_paused_poll_stream_is_unhealthy_until_enabled_and_then_delivers(self):
+        self.assertTrue(wait_until(lambda: self.source_status()["healthy"], timeout=30), self.daemon.output())
+        self.transmitter.set_status("paused")
+        self.assertTrue(wait_until(lambda: not self.source_status()["healthy"], timeout=30), self.daemon.output())
+        db = sqlite3.connect(os.path.join(self.ws.dir, "state", "keywarden.db"), timeout=10)
+        self.addCleanup(db.close)
+        deadline = time.time() + 4
+        while time.time() < deadline:
+            self.assertFalse(self.stored_health(db), "the paused source turned healthy")
+        person = self.tenant.people[2]
+        jti = self.transmitter.emit("account-disabled", email=person["email"])  # held while paused
+        self.transmitter.set_status("enabled")
+        self.assertTrue(wait_until(lambda: self.source_status()["healthy"], timeout=30), self.daemon.output())
+        self.assertTrue(wait_until(lambda: self.keys_of(person) <= self.revoked_keys(), timeout=20))
+        self.assertTrue(wait_until(lambda: jti in self.transmitter.acked, timeout=20))
+
     def test_kill_between_receiving_and_acknowledging_applies_once_then_acknowledges(self):
         person = self.tenant.people[5]
         # Every poll that would acknowledge something hangs unprocessed: the daemon has the SET
