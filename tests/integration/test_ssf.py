@@ -59,7 +59,7 @@ class SsfTestBase(unittest.TestCase):
         self.ws.write_config()
         self.ws.run("sync", "--yes", check=0)
         self.daemon = DaemonProcess(self.ws)
-        self.addCleanup(self.daemon.stop)
+        self.addCleanup(lambda: self.daemon.stop())  # whichever daemon runs by then
         self.assertTrue(self.daemon.wait_ready(), self.daemon.output())
         # The keys come from the JWKS the first upkeep fetches.
         self.assertTrue(wait_until(lambda: ("GET", "/jwks") in self.transmitter.requests, timeout=30),
