@@ -104,4 +104,67 @@ PushAnswer answer_push(std::string_view content_type, std::string_view body, con
   return answer;
 }
 
+void SetCounts::add(const SetCounts& more) {
+  received += more.received;
+  applied += more.applied;
+  duplicate += more.duplicate;
+  noted += more.noted;
+  for (const auto& [err, n] : more.refused) refused[err] += n;
+}
+
+nlohmann::json SetCounts::to_json() const {
+  return nlohmann::json{{"received", received}, {"applied", applied}, {"duplicate", duplicate},
+                        {"noted", noted}, {"refused", refused}};
+}
+
+SetCounts SetCounts::from_json(std::string_view text) {
+  SetCounts counts;
+  const nlohmann::json parsed = nlohmann::json::parse(text, nullptr, false);
+  if (!parsed.is_object()) return counts;
+  const auto number = [&](const char* name) {
+    const auto it = parsed.find(name);
+    return it != parsed.end() && it->is_number_integer() ? it->get<long>() : 0L;
+  };
+  counts.received = number("received");
+  counts.applied = number("applied");
+  counts.duplicate = number("duplicate");
+  counts.noted = number("noted");
+  const auto refused = parsed.find("refused");
+  if (refused != parsed.end() && refused->is_object()) {
+    for (const auto& [err, n] : refused->items()) {
+      if (n.is_number_integer()) counts.refused[err] = n.get<long>();
+    }
+  }
+  return counts;
+}
+
+SetCounts counts_of(const PushAnswer& answer) {
+  SetCounts counts;
+  if (answer.status != 202 && !answer.outcome.refusal) return counts;
+  counts.received = 1;
+  if (answer.outcome.refusal) {
+    counts.refused[std::string(to_string(answer.outcome.refusal->err))] = 1;
+  } else if (answer.outcome.duplicate) {
+    counts.duplicate = 1;
+  } else {
+    counts.applied = 1;
+    counts.noted = static_cast<long>(answer.outcome.facts.notes.size());
+  }
+  return counts;
+}
+
+void SetTally::count(const SetCounts& counts) {
+  const std::lock_guard lock(mutex_);
+  totals_.add(counts);
+}
+
+SetCounts SetTally::totals(const std::optional<std::string>& stored) {
+  const std::lock_guard lock(mutex_);
+  if (!loaded_) {
+    if (stored) totals_.add(SetCounts::from_json(*stored));
+    loaded_ = true;  // from now on the stored totals are the ones written from here
+  }
+  return totals_;
+}
+
 }  // namespace keywarden

@@ -79,4 +79,39 @@ struct PushAnswer {
 PushAnswer answer_push(std::string_view content_type, std::string_view body, const SigningKeys* keys,
                        const IntakeSettings& settings, const std::function<bool(const std::string&)>& seen);
 
+// SETs taken in, by what became of them (SPEC §8.1: per-source events
+// received and refused by err, shown by `status --json`).
+struct SetCounts {
+  long received = 0;   // past the bearer check, with a SET media type or from a poll
+  long applied = 0;    // new and committed
+  long duplicate = 0;  // a jti applied before: acknowledged only
+  long noted = 0;      // events that change nothing (other types, compromise reported, no joinable subject)
+  std::map<std::string, long> refused;  // by RFC 8935 err code
+
+  void add(const SetCounts& more);
+  nlohmann::json to_json() const;
+  // Unusable JSON reads as zero counts.
+  static SetCounts from_json(std::string_view text);
+};
+
+// What one push came to, as counts (a 503 for want of keys counts nothing).
+SetCounts counts_of(const PushAnswer& answer);
+
+// A source's running totals, stored with its state as JSON. A refused push
+// writes nothing to the store, so counts wait here until the source's next
+// write; the stored totals are read once, the first time any are passed in.
+// Thread-safe (pushes count on the store thread, polls on the I/O thread).
+class SetTally {
+ public:
+  void count(const SetCounts& counts);
+  // The totals: `stored` (read at the first call only; nullopt: nothing
+  // stored yet) plus everything counted.
+  SetCounts totals(const std::optional<std::string>& stored);
+
+ private:
+  std::mutex mutex_;
+  bool loaded_ = false;
+  SetCounts totals_;
+};
+
 }  // namespace keywarden

@@ -90,6 +90,42 @@ TEST_F(SetIntakeTest, NoKeysYetIs503NotAGuess) {
   EXPECT_TRUE(answer.outcome.facts.identities.empty());
 }
 
+TEST_F(SetIntakeTest, EachPushCountsAsWhatBecameOfIt) {
+  const PushAnswer good = push("good_rs256");
+  EXPECT_EQ(counts_of(good).to_json(),
+            json::parse(R"({"received":1,"applied":1,"duplicate":0,"noted":0,"refused":{}})"));
+  seen_.insert(good.outcome.jti);
+  EXPECT_EQ(counts_of(push("good_rs256")).duplicate, 1);
+  EXPECT_EQ(counts_of(push("good_rs256")).applied, 0);
+  const SetCounts refused = counts_of(push("wrong_aud"));
+  EXPECT_EQ(refused.received, 1);
+  EXPECT_EQ(refused.refused, (std::map<std::string, long>{{"invalid_audience", 1}}));
+  EXPECT_EQ(counts_of(push("good_rs256", "text/plain")).refused.at("invalid_request"), 1);
+  const PushAnswer no_keys = answer_push("application/secevent+jwt", token("good_rs256"), nullptr, settings_,
+                                         [](const std::string&) { return false; });
+  EXPECT_EQ(counts_of(no_keys).received, 0);  // the transmitter retries it: not taken in yet
+}
+
+TEST(SetTallyTest, StoredTotalsAreReadOnceThenCountedOn) {
+  SetTally tally;
+  SetCounts refused;
+  refused.received = 1;
+  refused.refused["invalid_key"] = 1;
+  tally.count(refused);  // before anything stored was read (a refused push writes nothing)
+  const std::string stored = R"({"received":10,"applied":7,"duplicate":1,"noted":2,"refused":{"invalid_key":2}})";
+  SetCounts totals = tally.totals(stored);
+  EXPECT_EQ(totals.received, 11);
+  EXPECT_EQ(totals.applied, 7);
+  EXPECT_EQ(totals.refused.at("invalid_key"), 3);
+  // What is stored now is what this tally wrote: not added again.
+  totals = tally.totals(totals.to_json().dump());
+  EXPECT_EQ(totals.received, 11);
+  SetTally fresh;
+  EXPECT_EQ(fresh.totals(std::nullopt).received, 0);
+  EXPECT_EQ(fresh.totals(stored).received, 0) << "nothing was stored when it first looked";
+  EXPECT_EQ(SetCounts::from_json("not json").received, 0);
+}
+
 TEST(BearerTest, MatchesOnlyTheExactToken) {
   EXPECT_TRUE(bearer_matches("Bearer s3cret-token", "s3cret-token"));
   EXPECT_TRUE(bearer_matches("bearer s3cret-token", "s3cret-token"));

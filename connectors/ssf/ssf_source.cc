@@ -111,57 +111,86 @@ PushResponse SsfSource::handle_push(const PushRequest& request, const PushContex
                                   [&](const std::string& jti) { return context.known.event_seen(jti); });
   if (answer.outcome.refusal && answer.outcome.refusal->unknown_kid) session_.keys().want_refetch();
 
+  tally_.count(counts_of(answer));
+
   PushResponse response;
   response.status = answer.status;
   response.body = std::move(answer.body);
   response.content_type = answer.content_type;
-  if (answer.status != 202 || answer.outcome.duplicate) return response;
+  if (answer.status != 202) return response;
 
-  SetFacts& facts = answer.outcome.facts;
-  response.changes.identities = std::move(facts.identities);
-  response.changes.event_ids.push_back(answer.outcome.jti);
-  std::map<std::string, std::string> stream_state;
-  if (facts.stream_status) stream_state[ssf_state::kStreamStatus] = *facts.stream_status;
-  if (facts.verification_state &&
-      *facts.verification_state == context.known.state(ssf_state::kVerificationState).value_or("\x01")) {
-    stream_state[ssf_state::kVerified] = "true";
+  std::map<std::string, std::string> stored;
+  for (const char* name : {ssf_state::kStreamId, ssf_state::kStreamStatus, ssf_state::kVerified,
+                           ssf_state::kMissingEvents, ssf_state::kSetCounts}) {
+    if (auto value = context.known.state(name)) stored[name] = *value;
   }
-  if (!stream_state.empty()) {
-    std::map<std::string, std::string> merged;
-    for (const char* name : {ssf_state::kStreamId, ssf_state::kStreamStatus, ssf_state::kVerified,
-                             ssf_state::kMissingEvents}) {
-      if (auto value = context.known.state(name)) merged[name] = *value;
+  std::map<std::string, std::string> cursors;
+  if (!answer.outcome.duplicate) {
+    SetFacts& facts = answer.outcome.facts;
+    // A stream-updated event: read at once, which checks the stream's status
+    // (see read_changes) rather than leaving the source as this 202 marks it.
+    response.read_changes_now = facts.stream_status.has_value();
+    response.changes.identities = std::move(facts.identities);
+    response.changes.event_ids.push_back(answer.outcome.jti);
+    if (facts.stream_status) cursors[ssf_state::kStreamStatus] = *facts.stream_status;
+    if (facts.verification_state &&
+        *facts.verification_state == context.known.state(ssf_state::kVerificationState).value_or("\x01")) {
+      cursors[ssf_state::kVerified] = "true";
     }
-    for (const auto& [name, value] : stream_state) merged[name] = value;
-    stream_state[ssf_state::kStatusJson] = stream_status_json(merged);
-    response.changes.cursors = std::move(stream_state);
   }
+  with_totals(cursors, stored);
+  response.changes.cursors = std::move(cursors);
   return response;
+}
+
+void SsfSource::with_totals(std::map<std::string, std::string>& cursors,
+                            const std::map<std::string, std::string>& stored) {
+  const auto counts = stored.find(ssf_state::kSetCounts);
+  const SetCounts totals =
+      tally_.totals(counts == stored.end() ? std::nullopt : std::optional<std::string>(counts->second));
+  cursors[ssf_state::kSetCounts] = totals.to_json().dump();
+  std::map<std::string, std::string> merged = stored;
+  for (const auto& [name, value] : cursors) merged[name] = value;
+  cursors[ssf_state::kStatusJson] = stream_status_json(merged);
 }
 
 net::awaitable<ChangeSet> SsfSource::read_changes(std::map<std::string, std::string> state) {
   const Timestamp now = now_utc();
   ChangeSet changes;
-  if (push_) co_return changes;
   try {
-    if (!state.count(ssf_state::kPollEndpoint)) {
-      // No upkeep has set the stream up yet: do it now, then poll.
-      auto setting_up = session_.upkeep(state, {}, now);
-      StreamUpkeep setup = co_await std::move(setting_up);
-      if (setup.unhealthy) throw SourceReadError(*setup.unhealthy);
-      for (auto& [name, value] : setup.state) state[name] = value;
-      changes.cursors = setup.state;
+    // A good incremental read makes the daemon mark the source healthy. While
+    // the last upkeep (or a stream-updated event) says the stream is paused,
+    // disabled or unusable, check again first and fail the read if it still
+    // is: the source stays unhealthy until the stream is enabled, instead of
+    // turning healthy at every read until the upkeep after it says otherwise.
+    const std::string stored_status =
+        state.count(ssf_state::kStreamStatus) ? state.at(ssf_state::kStreamStatus) : std::string();
+    const auto reason = state.find(ssf_state::kUnhealthyReason);
+    const bool was_unhealthy = (reason != state.end() && !reason->second.empty()) || stored_status == "paused" ||
+                               stored_status == "disabled";
+    // Poll delivery with no stream set up yet: set it up now, then poll.
+    if (was_unhealthy || (!push_ && !state.count(ssf_state::kPollEndpoint))) {
+      auto checking = session_.upkeep(state, {}, now);
+      StreamUpkeep check = co_await std::move(checking);
+      if (check.unhealthy) throw SourceReadError(*check.unhealthy);
+      for (auto& [name, value] : check.state) state[name] = value;
+      changes.cursors = std::move(check.state);
     }
-    auto polling = session_.poll(state, now);
-    PollOutcome outcome = co_await std::move(polling);
-    changes.identities = std::move(outcome.identities);
-    changes.event_ids = std::move(outcome.event_ids);
-    for (auto& [name, value] : outcome.state) changes.cursors[name] = std::move(value);
-    if (changes.cursors.count(ssf_state::kStreamStatus) || changes.cursors.count(ssf_state::kVerified)) {
-      std::map<std::string, std::string> merged = state;
-      for (const auto& [name, value] : changes.cursors) merged[name] = value;
-      changes.cursors[ssf_state::kStatusJson] = stream_status_json(merged);
+    if (!push_) {
+      auto polling = session_.poll(state, now);
+      PollOutcome outcome = co_await std::move(polling);
+      SetCounts counts;
+      counts.received = outcome.received;
+      counts.applied = static_cast<long>(outcome.event_ids.size());
+      counts.duplicate = outcome.duplicates;
+      counts.noted = static_cast<long>(outcome.notes.size());
+      for (const auto& [err, n] : outcome.refused) counts.refused[err] = n;
+      tally_.count(counts);
+      changes.identities = std::move(outcome.identities);
+      changes.event_ids = std::move(outcome.event_ids);
+      for (auto& [name, value] : outcome.state) changes.cursors[name] = std::move(value);
     }
+    with_totals(changes.cursors, state);
   } catch (const TransmitterError& e) {
     throw SourceReadError(e.what());
   } catch (const boost::system::system_error& e) {
@@ -175,6 +204,7 @@ net::awaitable<UpkeepResult> SsfSource::upkeep(const ReadContext& context) {
   auto keeping_up = session_.upkeep(context.state, context.owner_emails, context.now);
   StreamUpkeep upkeep = co_await std::move(keeping_up);
   result.cursors = std::move(upkeep.state);
+  with_totals(result.cursors, context.state);
   result.unhealthy = std::move(upkeep.unhealthy);
   co_return result;
 }

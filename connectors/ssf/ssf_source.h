@@ -9,7 +9,10 @@
 // - read_changes(): with poll delivery, one poll exchange (see
 //   TransmitterSession::poll); its acknowledgements wait in the returned
 //   state until the next poll, so a jti is acknowledged only once committed.
-//   With push delivery, nothing (see reads_incrementally()).
+//   With push delivery, nothing (see reads_incrementally()). Either way, while
+//   the stored state says the stream is paused, disabled or unusable, it
+//   checks the stream again first and fails (the source stays unhealthy)
+//   unless the stream is usable and enabled now.
 // - upkeep(): discovery, JWKS, stream, subjects, verification and status.
 // It reports events, never a directory: polls() is false.
 #pragma once
@@ -46,11 +49,16 @@ class SsfSource : public Source {
 
  private:
   std::optional<std::string> push_token() const;
+  // Sets the running SET counts and the status_json object (over `stored`
+  // and `cursors`) among `cursors`. Writes from pushes and reads may land in
+  // either order, so a stored count can lag by one write; the next catches up.
+  void with_totals(std::map<std::string, std::string>& cursors, const std::map<std::string, std::string>& stored);
 
   bool push_;
   TransmitterSession session_;
   mutable std::mutex push_token_mutex_;
   mutable std::optional<std::string> push_token_;
+  SetTally tally_;
 };
 
 }  // namespace keywarden

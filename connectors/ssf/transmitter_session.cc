@@ -142,6 +142,7 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(std::map<std::st
     keys_.replace(nullptr, now);
     keys_.want_refetch();
     out.unhealthy = e.what();
+    out.state[ssf_state::kUnhealthyReason] = *out.unhealthy;
     co_return out;
   }
   auto refresh = refresh_keys(now);
@@ -226,6 +227,7 @@ boost::asio::awaitable<StreamUpkeep> TransmitterSession::upkeep(std::map<std::st
   if (status == "paused" || status == "disabled") {
     out.unhealthy = "the SSF stream " + stream_id + " is " + status + ": leavers may be going unheard";
   }
+  out.state[ssf_state::kUnhealthyReason] = out.unhealthy.value_or("");
   std::map<std::string, std::string> merged = state;
   for (const auto& [name, value] : out.state) merged[name] = value;
   out.state[ssf_state::kStatusJson] = stream_status_json(merged);
@@ -290,7 +292,10 @@ boost::asio::awaitable<PollOutcome> TransmitterSession::poll(std::map<std::strin
         continue;
       }
       acks.push_back(jti);
-      if (outcome.duplicate) continue;
+      if (outcome.duplicate) {
+        ++out.duplicates;
+        continue;
+      }
       seen.insert(outcome.jti);
       recent.push_back(outcome.jti);
       out.event_ids.push_back(outcome.jti);
@@ -316,7 +321,10 @@ std::string stream_status_json(const std::map<std::string, std::string>& state) 
                  {"status", state_value(state, ssf_state::kStreamStatus)},
                  {"verified", state_value(state, ssf_state::kVerified) == "true"},
                  {"missing_events", state_json(state, ssf_state::kMissingEvents, json::array())}};
-  return json{{"stream", stream}}.dump();
+  const auto counts = state.find(ssf_state::kSetCounts);
+  return json{{"stream", stream},
+              {"sets", SetCounts::from_json(counts == state.end() ? "" : counts->second).to_json()}}
+      .dump();
 }
 
 }  // namespace keywarden

@@ -50,6 +50,10 @@ inline constexpr const char* kPendingAcks = "pending_acks";          // JSON arr
 inline constexpr const char* kPendingSetErrs = "pending_set_errs";   // JSON object jti → {err, description}
 inline constexpr const char* kRecentJtis = "recent_jtis";            // JSON array, newest last
 inline constexpr const char* kStatusJson = "status_json";
+inline constexpr const char* kSetCounts = "set_counts";              // SetCounts as JSON
+// Why the last upkeep found the source unhealthy ("" when it did not): a
+// read_changes() checks again before it lets the daemon call it healthy.
+inline constexpr const char* kUnhealthyReason = "unhealthy_reason";
 }  // namespace ssf_state
 
 // What a poll (read_changes) brought: facts to commit with the new state.
@@ -59,6 +63,7 @@ struct PollOutcome {
   std::vector<std::string> event_ids;          // jtis applied now
   std::map<std::string, std::string> state;    // pending acks / errors / recent jtis / stream facts
   int received = 0;
+  int duplicates = 0;                          // acknowledged, applied before
   std::map<std::string, int> refused;          // by err code
 };
 
@@ -115,7 +120,8 @@ class TransmitterSession {
 };
 
 // The "status_json" object of an ssf source from its state:
-// {"stream": {"id", "status", "verified", "missing_events"}}.
+// {"stream": {"id", "status", "verified", "missing_events"},
+//  "sets": {"received", "applied", "duplicate", "noted", "refused": {err: n}}}.
 std::string stream_status_json(const std::map<std::string, std::string>& state);
 
 }  // namespace keywarden

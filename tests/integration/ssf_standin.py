@@ -13,6 +13,10 @@ add_subject, verification), RFC 8417 SETs (typ secevent+jwt), RFC 8935 push
     jti = t.emit("account-disabled", email="ann@example.com")   # queued for poll, or pushed
     t.push_set(t.sign(claims), url, bearer)    # → (status, body)
     t.rotate_key()                             # new kid, old key kept in the JWKS
+    t.rotate_key(retire_old=True)              # new kid, the old ones gone from the JWKS
+    t.add_key(EcKey(t.folder, "ec-1"))         # ES256 (or RsaKey(..., alg="PS256"))
+    t.hold_ack_polls()                         # polls carrying an ack hang, unprocessed
+    t.release_held_polls()                     # ... and are dropped without an answer
     t.set_status("paused"); t.acked; t.set_errs; t.streams; t.stop()
 """
 
@@ -38,22 +42,69 @@ def b64url(data):
 
 
 class RsaKey:
-    """An RSA key pair made and used through the openssl CLI."""
+    """An RSA key pair made and used through the openssl CLI; alg RS256 or PS256."""
 
-    def __init__(self, folder, kid, bits=2048):
+    def __init__(self, folder, kid, bits=2048, alg="RS256"):
         self.kid = kid
+        self.alg = alg
         self.path = os.path.join(folder, kid + ".pem")
         subprocess.run(["openssl", "genpkey", "-algorithm", "RSA", "-pkeyopt", f"rsa_keygen_bits:{bits}",
                         "-out", self.path], check=True, capture_output=True)
         text = subprocess.run(["openssl", "rsa", "-in", self.path, "-noout", "-modulus"], check=True,
                               capture_output=True, text=True).stdout
         modulus = bytes.fromhex(text.strip().split("=", 1)[1])
-        self.jwk = {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+        self.jwk = {"kty": "RSA", "kid": kid, "use": "sig", "alg": alg,
                     "n": b64url(modulus), "e": b64url((65537).to_bytes(3, "big"))}
 
-    def sign(self, data):
-        return subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.path], input=data, check=True,
+    def public_pem(self):
+        return subprocess.run(["openssl", "pkey", "-in", self.path, "-pubout"], check=True,
                               capture_output=True).stdout
+
+    def sign(self, data):
+        # RFC 7518 §3.5: PS256 is RSASSA-PSS with SHA-256, MGF1 SHA-256 and a 32-byte salt.
+        pss = ["-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:32"] if self.alg == "PS256" else []
+        return subprocess.run(["openssl", "dgst", "-sha256", *pss, "-sign", self.path], input=data, check=True,
+                              capture_output=True).stdout
+
+
+def der_length(data, i):
+    """(length, index after it) of the DER length at data[i]."""
+    first = data[i]
+    if first < 0x80:
+        return first, i + 1
+    count = first & 0x7F
+    return int.from_bytes(data[i + 1:i + 1 + count], "big"), i + 1 + count
+
+
+class EcKey:
+    """A P-256 key pair through the openssl CLI; ES256 signatures as RFC 7518 §3.4 says (R || S, 32 bytes
+    each), converted from the DER ECDSA-Sig-Value openssl writes."""
+
+    def __init__(self, folder, kid):
+        self.kid = kid
+        self.alg = "ES256"
+        self.path = os.path.join(folder, kid + ".pem")
+        subprocess.run(["openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
+                        "-out", self.path], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "pkey", "-in", self.path, "-pubout", "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        point = der[-65:]  # the SubjectPublicKeyInfo ends with the uncompressed point 04 || X || Y
+        assert point[0] == 4
+        self.jwk = {"kty": "EC", "kid": kid, "use": "sig", "alg": "ES256", "crv": "P-256",
+                    "x": b64url(point[1:33]), "y": b64url(point[33:])}
+
+    def sign(self, data):
+        der = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.path], input=data, check=True,
+                             capture_output=True).stdout
+        assert der[0] == 0x30
+        _, i = der_length(der, 1)
+        parts = []
+        for _ in range(2):
+            assert der[i] == 0x02
+            length, i = der_length(der, i + 1)
+            parts.append(int.from_bytes(der[i:i + length], "big").to_bytes(32, "big"))
+            i += length
+        return parts[0] + parts[1]
 
 
 class SsfStandin:
@@ -69,11 +120,15 @@ class SsfStandin:
         self.queue = []            # (jti, SET) waiting for a poll
         self.outstanding = {}      # jti → SET delivered by poll, not acknowledged
         self.acked = []
+        self.delivered = {}        # jti → SET, everything ever emitted
         self.set_errs = {}
         self.subjects = []
         self.verifications = []
         self.push_results = []     # (status, body) of every push
         self.requests = []         # (method, path)
+        self.holding_acks = False  # see hold_ack_polls()
+        self.held_acks = []        # the ack lists of held polls, never processed
+        self.release = threading.Event()
         standin = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -128,6 +183,11 @@ class SsfStandin:
                     standin.subjects.append(body.get("subject"))
                     return self.reply(204)
                 if path == "/poll":
+                    if standin.holding_acks and (body or {}).get("ack"):
+                        standin.held_acks.append(list(body["ack"]))
+                        standin.release.wait(60)
+                        self.close_connection = True
+                        return None  # dropped unanswered, as if the connection broke first
                     return self.reply(200, standin.poll(body))
                 return self.reply(404, {})
 
@@ -160,8 +220,25 @@ class SsfStandin:
     def set_status(self, status):
         self.status = status
 
-    def rotate_key(self):
-        self.keys.append(RsaKey(self.folder, f"key-{len(self.keys) + 1}"))
+    def rotate_key(self, retire_old=False):
+        """A new signing key (kid key-N); with retire_old the JWKS holds only it from now on."""
+        key = RsaKey(self.folder, f"key-{len(self.keys) + 1}")
+        self.keys = [key] if retire_old else self.keys + [key]
+        return key
+
+    def add_key(self, key):
+        self.keys.append(key)
+        return key
+
+    def hold_ack_polls(self):
+        """From now on a poll that acknowledges anything hangs and is never processed (its acks are
+        lost, its SETs stay outstanding), until release_held_polls()."""
+        self.release.clear()
+        self.holding_acks = True
+
+    def release_held_polls(self):
+        self.holding_acks = False
+        self.release.set()
 
     # ---- SETs --------------------------------------------------------------
     def claims(self, event_uri, subject, event=None, **overrides):
@@ -172,7 +249,7 @@ class SsfStandin:
 
     def sign(self, claims, header=None, key=None):
         key = key or self.keys[-1]
-        head = {"alg": "RS256", "typ": "secevent+jwt", "kid": key.kid}
+        head = {"alg": key.alg, "typ": "secevent+jwt", "kid": key.kid}
         head.update(header or {})
         signing_input = (b64url(json.dumps(head).encode()) + "." + b64url(json.dumps(claims).encode())).encode()
         return signing_input.decode() + "." + b64url(key.sign(signing_input))
@@ -184,13 +261,26 @@ class SsfStandin:
         self.deliver(claims["jti"], self.sign(claims))
         return claims["jti"]
 
+    def redeliver(self, jti):
+        """Queues an already acknowledged SET again, as a transmitter that lost the ack would."""
+        with self.lock:
+            self.queue.append((jti, self.delivered[jti]))
+
     def emit_verification(self, state):
         stream_id = next(iter(self.streams), "")
         claims = self.claims(SSF + "verification", {"format": "opaque", "id": stream_id}, {"state": state})
-        threading.Thread(target=self.deliver, args=(claims["jti"], self.sign(claims)), daemon=True).start()
+        threading.Thread(target=self.deliver_quietly, args=(claims["jti"], self.sign(claims)), daemon=True).start()
+
+    def deliver_quietly(self, jti, token):
+        """deliver() from a thread of its own: a receiver that cannot be reached is only recorded."""
+        try:
+            self.deliver(jti, token)
+        except OSError as e:
+            self.push_results.append((0, str(e)))
 
     def deliver(self, jti, token):
         with self.lock:
+            self.delivered[jti] = token
             push = [s for s in self.streams.values() if s["delivery"].get("method") == "urn:ietf:rfc:8935"]
         if not push:
             with self.lock:
