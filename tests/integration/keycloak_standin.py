@@ -73,6 +73,7 @@ class KeycloakStandin:
         self._users_by_id = {}   # user id -> the dict in self.users
         self._groups_by_id = {}  # group id -> the dict in self.groups
         self._children = {}      # parent group id (None: top level) -> [group], creation order
+        self._groups_of = {}     # user id -> {id of each group the user is a direct member of}
         self.events = []         # AdminEventRepresentation dicts, insertion order
         self.tokens = {}         # token -> expiry (epoch seconds)
         self.faults = []         # {"path", "page", "status", "times", "kind"}
@@ -130,9 +131,8 @@ class KeycloakStandin:
         with self.lock:
             self.users = [u for u in self.users if u["id"] != uid]
             self._users_by_id.pop(uid, None)
-            for g in self.groups:
-                if uid in g["members"]:
-                    g["members"].remove(uid)
+            for gid in self._groups_of.pop(uid, set()):
+                self._group(gid)["members"].remove(uid)
             self._event("DELETE", "USER", "users/" + uid)
 
     def add_group(self, name, parent=None, members=()):
@@ -141,6 +141,8 @@ class KeycloakStandin:
             self.groups.append(group)
             self._groups_by_id[group["id"]] = group
             self._children.setdefault(parent, []).append(group)
+            for uid in group["members"]:
+                self._groups_of.setdefault(uid, set()).add(group["id"])
             return group["id"]
 
     def _group(self, gid):
@@ -153,12 +155,15 @@ class KeycloakStandin:
     def set_member(self, uid, gid, member, record=True):
         with self.lock:
             g = self._group(gid)
-            if member and uid not in g["members"]:
+            mine = self._groups_of.setdefault(uid, set())
+            if member and gid not in mine:
                 g["members"].append(uid)
+                mine.add(gid)
                 if record:
                     self._event("CREATE", "GROUP_MEMBERSHIP", "users/%s/groups/%s" % (uid, gid), self._group_rep(g))
-            elif not member and uid in g["members"]:
+            elif not member and gid in mine:
                 g["members"].remove(uid)
+                mine.discard(gid)
                 if record:
                     self._event("DELETE", "GROUP_MEMBERSHIP", "users/%s/groups/%s" % (uid, gid), self._group_rep(g))
 
@@ -330,7 +335,7 @@ class KeycloakStandin:
             if len(parts) == 2:
                 return 200, dict(user), None
             if parts[2:] == ["groups"]:
-                mine = [g for g in self.groups if parts[1] in g["members"]]
+                mine = [g for g in self.groups if g["id"] in self._groups_of.get(parts[1], ())]
                 return listing([{"id": g["id"], "name": g["name"], "path": self.path_of(g["id"])} for g in mine])
         if parts[0] == "groups" and len(parts) >= 2:
             g = self._group(parts[1])
