@@ -68,6 +68,12 @@ class KeycloakStandin:
         self.lock = threading.RLock()
         self.users = []          # UserRepresentation dicts, creation order
         self.groups = []         # {"id", "name", "parent", "members": [user id]}
+        # Indexes over users and groups, so that a realm of 100,000 users serves
+        # each page in time proportional to the page (bench/keycloak_directory.py).
+        self._users_by_id = {}   # user id -> the dict in self.users
+        self._groups_by_id = {}  # group id -> the dict in self.groups
+        self._children = {}      # parent group id (None: top level) -> [group], creation order
+        self._groups_of = {}     # user id -> {id of each group the user is a direct member of}
         self.events = []         # AdminEventRepresentation dicts, insertion order
         self.tokens = {}         # token -> expiry (epoch seconds)
         self.faults = []         # {"path", "page", "status", "times", "kind"}
@@ -102,12 +108,13 @@ class KeycloakStandin:
             if email:
                 user["email"] = email
             self.users.append(user)
+            self._users_by_id[user["id"]] = user
             if record:
                 self._event("CREATE", "USER", "users/" + user["id"], user)
             return dict(user)
 
     def _user(self, uid):
-        return next((u for u in self.users if u["id"] == uid), None)
+        return self._users_by_id.get(uid)
 
     def set_enabled(self, uid, enabled):
         with self.lock:
@@ -123,19 +130,23 @@ class KeycloakStandin:
     def delete_user(self, uid):
         with self.lock:
             self.users = [u for u in self.users if u["id"] != uid]
-            for g in self.groups:
-                if uid in g["members"]:
-                    g["members"].remove(uid)
+            self._users_by_id.pop(uid, None)
+            for gid in self._groups_of.pop(uid, set()):
+                self._group(gid)["members"].remove(uid)
             self._event("DELETE", "USER", "users/" + uid)
 
     def add_group(self, name, parent=None, members=()):
         with self.lock:
             group = {"id": str(uuid.uuid4()), "name": name, "parent": parent, "members": list(members)}
             self.groups.append(group)
+            self._groups_by_id[group["id"]] = group
+            self._children.setdefault(parent, []).append(group)
+            for uid in group["members"]:
+                self._groups_of.setdefault(uid, set()).add(group["id"])
             return group["id"]
 
     def _group(self, gid):
-        return next((g for g in self.groups if g["id"] == gid), None)
+        return self._groups_by_id.get(gid)
 
     def path_of(self, gid):
         g = self._group(gid)
@@ -144,12 +155,15 @@ class KeycloakStandin:
     def set_member(self, uid, gid, member, record=True):
         with self.lock:
             g = self._group(gid)
-            if member and uid not in g["members"]:
+            mine = self._groups_of.setdefault(uid, set())
+            if member and gid not in mine:
                 g["members"].append(uid)
+                mine.add(gid)
                 if record:
                     self._event("CREATE", "GROUP_MEMBERSHIP", "users/%s/groups/%s" % (uid, gid), self._group_rep(g))
-            elif not member and uid in g["members"]:
+            elif not member and gid in mine:
                 g["members"].remove(uid)
+                mine.discard(gid)
                 if record:
                     self._event("DELETE", "GROUP_MEMBERSHIP", "users/%s/groups/%s" % (uid, gid), self._group_rep(g))
 
@@ -198,7 +212,7 @@ class KeycloakStandin:
     def _group_rep(self, g, nest=None):
         rep = {"id": g["id"], "name": g["name"], "path": self.path_of(g["id"]), "attributes": {},
                "realmRoles": [], "clientRoles": {}}
-        children = [c for c in self.groups if c["parent"] == g["id"]]
+        children = self._children.get(g["id"], [])
         if self.version >= (23, 0):
             rep["subGroupCount"] = len(children)
             rep["subGroups"] = []
@@ -293,8 +307,10 @@ class KeycloakStandin:
         maxn = int(q.get("max", [str(default_max)])[0] or default_max)
         page = first // maxn + 1 if maxn > 0 else 1
 
-        def listing(items):
-            return 200, items[first:first + maxn], page
+        def listing(items, render=None):
+            """The page of `items` asked for; `render` maps only that page's items."""
+            chosen = items[first:first + maxn]
+            return 200, [render(i) for i in chosen] if render else chosen, page
 
         parts = sub.strip("/").split("/")
         if sub == "/events/config":
@@ -304,9 +320,9 @@ class KeycloakStandin:
         if sub == "/users/count":
             return 200, len(self.users), None
         if sub == "/users":
-            return listing([dict(u) for u in self.users])
+            return listing(self.users, dict)
         if sub == "/groups":
-            return listing([self._group_rep(g, nest=True) for g in self.groups if not g["parent"]])
+            return listing(self._children.get(None, []), lambda g: self._group_rep(g, nest=True))
         if sub == "/admin-events":
             status, doc = self._admin_events(q)
             if status != 200:
@@ -319,7 +335,7 @@ class KeycloakStandin:
             if len(parts) == 2:
                 return 200, dict(user), None
             if parts[2:] == ["groups"]:
-                mine = [g for g in self.groups if parts[1] in g["members"]]
+                mine = [g for g in self.groups if g["id"] in self._groups_of.get(parts[1], ())]
                 return listing([{"id": g["id"], "name": g["name"], "path": self.path_of(g["id"])} for g in mine])
         if parts[0] == "groups" and len(parts) >= 2:
             g = self._group(parts[1])
@@ -328,9 +344,10 @@ class KeycloakStandin:
             if parts[2:] == ["children"]:
                 if self.version < (23, 0):
                     return 405, {"error": "HTTP 405 Method Not Allowed"}, None
-                return listing([self._group_rep(c) for c in self.groups if c["parent"] == g["id"]])
+                return listing(self._children.get(g["id"], []), self._group_rep)
             if parts[2:] == ["members"]:
-                return listing([dict(self._user(m)) for m in g["members"] if self._user(m)])
+                # delete_user takes a user out of every group: each member exists.
+                return listing(g["members"], lambda m: dict(self._user(m)))
         return 404, {"error": "Not Found"}, None
 
     def _handler_class(self):
@@ -338,6 +355,10 @@ class KeycloakStandin:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle's algorithm the
+            # second waits for the client's delayed ACK (40 ms a response).
+            # Keycloak's server (Vert.x) sets TCP_NODELAY too.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):
                 pass
