@@ -132,6 +132,7 @@ PushResponse SsfSource::handle_push(const PushRequest& request, const PushContex
     response.read_changes_now = facts.stream_status.has_value();
     response.changes.identities = std::move(facts.identities);
     response.changes.event_ids.push_back(answer.outcome.jti);
+    response.changes.notes = std::move(facts.notes);
     if (facts.stream_status) cursors[ssf_state::kStreamStatus] = *facts.stream_status;
     if (facts.verification_state &&
         *facts.verification_state == context.known.state(ssf_state::kVerificationState).value_or("\x01")) {
@@ -188,6 +189,7 @@ net::awaitable<ChangeSet> SsfSource::read_changes(std::map<std::string, std::str
       tally_.count(counts);
       changes.identities = std::move(outcome.identities);
       changes.event_ids = std::move(outcome.event_ids);
+      changes.notes = std::move(outcome.notes);
       for (auto& [name, value] : outcome.state) changes.cursors[name] = std::move(value);
     }
     with_totals(changes.cursors, state);

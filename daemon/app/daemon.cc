@@ -60,7 +60,10 @@ void Daemon::open() {
     // second label on keywarden_source_up.
     metrics_.set("keywarden_source_info", {{"source", sc.name}, {"type", sc.type}}, 1);
     // A source that only takes pushes is up while the daemon serves it.
-    if (!sources_.back()->polls()) store_->record_source_serving(sc.name);
+    // A source with an upkeep (an SSF stream) has health of its own, which
+    // its stored state keeps across a restart: a paused stream must not be
+    // called healthy until the first upkeep looks again.
+    if (!sources_.back()->polls() && !sources_.back()->has_upkeep()) store_->record_source_serving(sc.name);
   }
   reconciler_ = std::make_unique<Reconciler>(config_, *store_, *palette_, sources_);
   reconciler_->executor().set_observer(
@@ -426,6 +429,7 @@ net::awaitable<void> Daemon::incremental_reads() {
         return store.apply_changes(name, facts, now_utc(), /*mark_success=*/true);
       });
       request_targeted(co_await std::move(write), Clock::now());
+      metrics_.set("keywarden_source_up", {{"source", name}}, 1);  // a good read, as apply_changes recorded
       any_read = true;
     } catch (const std::exception& e) {
       error = std::string("incremental read: ") + e.what();

@@ -225,6 +225,8 @@ net::awaitable<server::Response> Daemon::handle_push(const PushTarget& target, c
   // Durable now: acknowledge, and revoke at once (also what the steps before
   // a failed one changed).
   metrics_.count("keywarden_push_events_total", {{"source", name}, {"result", std::to_string(outcome.response.status)}});
+  // A push source is up while it is served (SPEC §6; apply_changes recorded it).
+  if (push_only && outcome.response.status < 300) metrics_.set("keywarden_source_up", {{"source", name}}, 1);
   if (!outcome.affected.empty()) request_targeted(outcome.affected, arrived);
   if (outcome.response.status < 300 && outcome.response.read_changes_now) {
     next_poll_[name] = Clock::now();

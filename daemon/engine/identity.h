@@ -88,9 +88,13 @@ struct IdentityChanges {
   std::vector<std::string> event_ids;
   // The source's own stored values to set (cursors, subscription state, ...).
   std::map<std::string, std::string> cursors;
+  // Events that changed nothing (an event type keywarden does not act on, a
+  // compromise only to be reported): each becomes an audit row (action
+  // "event", result "skipped", the note as its detail). Never a secret.
+  std::vector<std::string> notes;
 
   bool empty() const {
-    return identities.empty() && memberships.empty() && event_ids.empty() && cursors.empty();
+    return identities.empty() && memberships.empty() && event_ids.empty() && cursors.empty() && notes.empty();
   }
 };
 

@@ -488,6 +488,16 @@ std::set<std::string> Store::apply_changes(const std::string& source, const Iden
     affected.insert(*email);
   }
   for (const std::string& id : changes.event_ids) remember_event(source, id, now);
+  for (const std::string& note : changes.notes) {
+    AuditEntry entry;
+    entry.time = now;
+    entry.action = "event";
+    entry.reason = "event_ignored";
+    entry.source = source;
+    entry.result = "skipped";
+    entry.detail = note;
+    append_audit(entry);
+  }
   for (const auto& [name, value] : changes.cursors) set_value(cursor_scope(source), name, value);
   if (mark_success) record_source_success(source, now);
   txn.commit();

@@ -272,6 +272,11 @@ class SsfPushTest(SsfTestBase):
         self.assertEqual(self.revoked_keys(), set())
         sets = self.source_status()["sets"]
         self.assertEqual((sets["received"], sets["applied"], sets["noted"]), (4, 4, 4), sets)
+        # SPEC §8.1: every other event type is audited, and nothing else.
+        events = [e for e in self.ws.audit() if e.get("action") == "event"]
+        self.assertEqual(len(events), 4, events)
+        self.assertTrue(all(e["result"] == "skipped" and e["source"] == SOURCE for e in events), events)
+        self.assertEqual([e for e in self.ws.audit() if e.get("action") != "event"], [])
 
     def test_key_rotated_at_the_transmitter_is_trusted_after_the_refetch(self):
         person, later = self.tenant.people[0], self.tenant.people[1]
@@ -317,10 +322,6 @@ class SsfPushTest(SsfTestBase):
         self.assertTrue(wait_until(lambda: self.source_status()["healthy"], timeout=30), self.daemon.output())
         self.assertEqual(self.source_status()["stream"]["status"], "enabled")
 
-    # keywarden_source_up is set to 0 by the upkeep that finds the stream paused, but back to 1 only by
-    # refresh_gauges() after a reconcile: a good incremental read or an accepted push does not set it
-    # (daemon/app/daemon.cc; see docs/ssf.md, "What the daemon must do"). Remove expectedFailure then.
-    @unittest.expectedFailure
     def test_source_up_returns_to_1_once_the_stream_is_enabled(self):
         self.assertTrue(wait_until(lambda: self.healthy_everywhere(True), timeout=30), self.daemon.output())
         self.transmitter.set_status("paused")
