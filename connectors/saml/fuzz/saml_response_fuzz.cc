@@ -1,6 +1,9 @@
 // libFuzzer target: judge_attribute_response over arbitrary bytes, with the
-// test IdP's metadata keys, the way the source judges every answer. Seed
-// corpus: ../testdata/responses (good answers and the attack corpus).
+// test IdP's metadata keys, the way the source judges every answer; the same
+// bytes are also read as an IdP metadata file (parse_idp_metadata), which
+// check-config and the source read from the operator's file. Seed corpus:
+// ../testdata/responses (good answers and the attack corpus), the test IdP's
+// metadata, and ./corpus (regression inputs), all given by scripts/fuzz.sh.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -41,5 +44,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const keywarden::SamlAnswer answer = keywarden::judge_attribute_response(input, e);
   // The contract: a failure always says why, a success never does.
   if ((answer.verdict == keywarden::SamlVerdict::failed) == answer.problem.empty()) std::abort();
+  try {
+    (void)keywarden::parse_idp_metadata(input);
+  } catch (const keywarden::SamlMetadataError& error) {
+    if (error.what()[0] == '\0') std::abort();  // a refusal says why
+  }
   return 0;
 }
