@@ -257,8 +257,9 @@ class ConfigReader {
                                     std::vector<Field> fields) {
     std::set<std::string> inline_secrets;
     for (auto&& [k, v] : table) {
+      const std::string_view name = k.str();  // clang 14 cannot capture a structured binding
       const auto field = std::find_if(fields.begin(), fields.end(),
-                                      [&](const Field& f) { return f.key == k.str(); });
+                                      [&](const Field& f) { return f.key == name; });
       if (field == fields.end()) {
         if (report_unknown_key(k, v, where, [&](std::string_view key) {
               return std::any_of(fields.begin(), fields.end(),

@@ -141,7 +141,7 @@ Plan Reconciler::plan(const PaletteInventory& inventory, Timestamp now,
 }
 
 boost::asio::awaitable<ReconcileOutcome> Reconciler::settle(Plan plan, PaletteInventory& inventory, Timestamp now,
-                                                            const SettleOptions& options) {
+                                                            SettleOptions options) {
   ReconcileOutcome out;
   if (options.gated) {
     out.gate = check_thresholds(plan.actions, inventory.keys.size(), config_.safety, options.recent_revocations);

@@ -84,8 +84,11 @@ class Reconciler {
   // sync, plan, approve): the safety gate, then quarantine or carry out.
   // Carried-out actions are applied to `inventory`. A quarantined plan is
   // stored and logged (unless dry_run).
+  // `options` by value: a coroutine runs after the call's temporaries are
+  // gone (`auto op = settle(plan, inventory, now); co_await op;` left the
+  // default {} dangling, which AddressSanitizer caught).
   boost::asio::awaitable<ReconcileOutcome> settle(Plan plan, PaletteInventory& inventory, Timestamp now,
-                                                  const SettleOptions& options = {});
+                                                  SettleOptions options = {});
 
   // Stores a quarantined plan, reusing the id of an identical pending one so
   // that every reconcile does not file the same plan again. Returns the id.
