@@ -86,6 +86,28 @@ TEST_F(SetVerifierTest, AcceptsWhatTheRulesAllow) {
   expect_accepted("good_typ_upper");
 }
 
+// Found by set_fuzz: cjose asserts (aborting the daemon) on a part whose
+// length is 1 mod 4; padding and characters outside base64url are refused too.
+TEST_F(SetVerifierTest, RefusesPartsThatAreNotUnpaddedBase64urlBeforeCjoseSeesThem) {
+  const std::string good = token("good_rs256");
+  const size_t first_dot = good.find('.');
+  const size_t second_dot = good.find('.', first_dot + 1);
+  const std::string header = good.substr(0, first_dot);
+  const std::string payload = good.substr(first_dot + 1, second_dot - first_dot - 1);
+  const std::string signature = good.substr(second_dot + 1);
+  std::string one_mod_four = payload;
+  while (one_mod_four.size() % 4 != 1) one_mod_four.push_back('A');
+  for (const std::string& bad : {header + "." + one_mod_four + "." + signature,
+                                 header + "." + payload + "=." + signature,
+                                 header + "." + payload + "." + signature + "+/"}) {
+    const SetVerification result = verify_set(bad, keys_, expect_);
+    const auto* refusal = std::get_if<SetRefusal>(&result);
+    ASSERT_NE(refusal, nullptr) << bad;
+    EXPECT_EQ(to_string(refusal->err), "invalid_request") << refusal->description;
+  }
+  expect_accepted("good_rs256");
+}
+
 TEST_F(SetVerifierTest, RefusesAlgNone) { expect_refused("alg_none", SetErrorCode::invalid_key); }
 
 TEST_F(SetVerifierTest, RefusesHmacKeyedWithTheRsaPublicKey) {
