@@ -118,6 +118,17 @@ struct UpkeepResult {
   std::optional<std::string> warning;
 };
 
+// One sample a source adds to /metrics beside the daemon's own: a count or
+// state only, never a secret or a key uid. The daemon adds the label
+// `source` (the source's name); `labels` are the sample's others.
+struct SourceMetric {
+  std::string name;  // keywarden_<type>_..., the same name and help for every sample of a family
+  std::string type;  // counter | gauge
+  std::string help;
+  std::map<std::string, std::string> labels;
+  double value = 0;
+};
+
 class Source {
  public:
   explicit Source(SourceConfig config) : config_(std::move(config)) {}
@@ -160,6 +171,11 @@ class Source {
   virtual boost::asio::awaitable<UpkeepResult> upkeep(const ReadContext& context);
   // True when upkeep() does anything.
   virtual bool has_upkeep() const { return false; }
+
+  // What the source adds to /metrics (SsfSource: SETs received and refused,
+  // stream state). Thread-safe: called on the I/O thread while pushes run
+  // on the store thread. The default adds nothing.
+  virtual std::vector<SourceMetric> metrics() const { return {}; }
 
   // How often the daemon calls read_changes(): the `poll_interval` key, when
   // the source's type has one.

@@ -156,6 +156,12 @@ SetCounts counts_of(const PushAnswer& answer) {
 void SetTally::count(const SetCounts& counts) {
   const std::lock_guard lock(mutex_);
   totals_.add(counts);
+  since_start_.add(counts);
+}
+
+SetCounts SetTally::since_start() const {
+  const std::lock_guard lock(mutex_);
+  return since_start_;
 }
 
 SetCounts SetTally::totals(const std::optional<std::string>& stored) {

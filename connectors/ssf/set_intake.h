@@ -107,11 +107,15 @@ class SetTally {
   // The totals: `stored` (read at the first call only; nullopt: nothing
   // stored yet) plus everything counted.
   SetCounts totals(const std::optional<std::string>& stored);
+  // Everything counted since this tally was made (the daemon's start): what
+  // /metrics reports, as Prometheus counters that restart at zero.
+  SetCounts since_start() const;
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   bool loaded_ = false;
   SetCounts totals_;
+  SetCounts since_start_;
 };
 
 }  // namespace keywarden

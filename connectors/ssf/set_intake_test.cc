@@ -126,6 +126,20 @@ TEST(SetTallyTest, StoredTotalsAreReadOnceThenCountedOn) {
   EXPECT_EQ(SetCounts::from_json("not json").received, 0);
 }
 
+TEST(SetTallyTest, SinceStartLeavesTheStoredTotalsOut) {
+  SetTally tally;
+  SetCounts one;
+  one.received = 1;
+  one.refused["invalid_audience"] = 1;
+  tally.count(one);
+  tally.totals(R"({"received":10,"refused":{"invalid_audience":5}})");
+  tally.count(one);
+  const SetCounts since = tally.since_start();
+  EXPECT_EQ(since.received, 2);
+  EXPECT_EQ(since.refused.at("invalid_audience"), 2);
+  EXPECT_EQ(tally.totals(std::nullopt).received, 12);
+}
+
 TEST(BearerTest, MatchesOnlyTheExactToken) {
   EXPECT_TRUE(bearer_matches("Bearer s3cret-token", "s3cret-token"));
   EXPECT_TRUE(bearer_matches("bearer s3cret-token", "s3cret-token"));

@@ -153,6 +153,60 @@ void SsfSource::with_totals(std::map<std::string, std::string>& cursors,
   std::map<std::string, std::string> merged = stored;
   for (const auto& [name, value] : cursors) merged[name] = value;
   cursors[ssf_state::kStatusJson] = stream_status_json(merged);
+
+  const auto value = [&](const char* name) {
+    const auto it = merged.find(name);
+    return it == merged.end() ? std::string() : it->second;
+  };
+  const json missing = json::parse(value(ssf_state::kMissingEvents), nullptr, false);
+  const std::lock_guard lock(stream_mutex_);
+  stream_status_ = value(ssf_state::kStreamStatus);
+  verified_ = value(ssf_state::kVerified) == "true";
+  missing_events_ = missing.is_array() ? static_cast<long>(missing.size()) : 0;
+}
+
+std::vector<SourceMetric> SsfSource::metrics() const {
+  std::vector<SourceMetric> out;
+  const SetCounts counts = tally_.since_start();
+  const char* sets_help = "SETs taken in since the daemon started: received (past the bearer check), "
+                          "applied, duplicate (acknowledged only), noted (events that changed nothing).";
+  for (const auto& [result, n] : {std::pair<const char*, long>{"received", counts.received},
+                                  {"applied", counts.applied},
+                                  {"duplicate", counts.duplicate},
+                                  {"noted", counts.noted}}) {
+    out.push_back({"keywarden_ssf_sets_total", "counter", sets_help, {{"result", result}}, static_cast<double>(n)});
+  }
+  // Every err code of RFC 8935 from the start, so that a rate() over any of
+  // them has a series before its first refusal.
+  std::map<std::string, long> refused;
+  for (SetErrorCode code : {SetErrorCode::invalid_request, SetErrorCode::invalid_key, SetErrorCode::invalid_issuer,
+                             SetErrorCode::invalid_audience}) {
+    refused[std::string(to_string(code))] = 0;
+  }
+  for (const auto& [err, n] : counts.refused) refused[err] = n;
+  for (const auto& [err, n] : refused) {
+    out.push_back({"keywarden_ssf_sets_refused_total", "counter",
+                   "SETs refused since the daemon started, by the RFC 8935 err code sent back (push) or "
+                   "reported in setErrs (poll).",
+                   {{"err", err}},
+                   static_cast<double>(n)});
+  }
+
+  const std::lock_guard lock(stream_mutex_);
+  for (const char* status : {"enabled", "paused", "disabled", "unknown"}) {
+    const bool current = stream_status_ == status || (stream_status_.empty() && std::string_view(status) == "unknown");
+    out.push_back({"keywarden_ssf_stream_status", "gauge",
+                   "1 for the stream's status as last read from the transmitter (unknown: not read yet).",
+                   {{"status", status}},
+                   current ? 1.0 : 0.0});
+  }
+  out.push_back({"keywarden_ssf_stream_verified", "gauge",
+                 "1 once the transmitter delivered the verification event keywarden asked for.", {},
+                 verified_ ? 1.0 : 0.0});
+  out.push_back({"keywarden_ssf_stream_missing_events", "gauge",
+                 "Event types keywarden needs that the stream's events_delivered lacks.", {},
+                 static_cast<double>(missing_events_)});
+  return out;
 }
 
 net::awaitable<ChangeSet> SsfSource::read_changes(std::map<std::string, std::string> state) {

@@ -47,6 +47,12 @@ class SsfSource : public Source {
   bool has_upkeep() const override { return true; }
   boost::asio::awaitable<UpkeepResult> upkeep(const ReadContext& context) override;
 
+  // keywarden_ssf_sets_total{result}, keywarden_ssf_sets_refused_total{err}
+  // (since the daemon started), keywarden_ssf_stream_status{status},
+  // keywarden_ssf_stream_verified and keywarden_ssf_stream_missing_events
+  // (as the last upkeep, read or push left them).
+  std::vector<SourceMetric> metrics() const override;
+
  private:
   std::optional<std::string> push_token() const;
   // Sets the running SET counts and the status_json object (over `stored`
@@ -59,6 +65,11 @@ class SsfSource : public Source {
   mutable std::mutex push_token_mutex_;
   mutable std::optional<std::string> push_token_;
   SetTally tally_;
+  // The stream as last written (with_totals), for metrics().
+  mutable std::mutex stream_mutex_;
+  std::string stream_status_;  // enabled | paused | disabled | "" (not read yet)
+  bool verified_ = false;
+  long missing_events_ = 0;
 };
 
 }  // namespace keywarden

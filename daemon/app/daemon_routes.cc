@@ -140,6 +140,13 @@ net::awaitable<server::Response> Daemon::route(const server::Request& request, s
       metrics_.set("keywarden_store_commits_total", {}, static_cast<double>(pushes_->commits()));
       metrics_.set("keywarden_store_committed_pushes_total", {}, static_cast<double>(pushes_->items()));
     }
+    for (const auto& source : sources_) {
+      for (SourceMetric& m : source->metrics()) {
+        metrics_.declare(m.name, m.type, m.help);
+        m.labels["source"] = source->name();
+        metrics_.set(m.name, m.labels, m.value);
+      }
+    }
     server::Response r = server::Response::text(200, metrics_.render());
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     co_return r;

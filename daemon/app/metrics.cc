@@ -69,6 +69,11 @@ void Metrics::describe(const std::string& name, const std::string& type, const s
   families_[name] = Family{type, help, std::move(buckets)};
 }
 
+void Metrics::declare(const std::string& name, const std::string& type, const std::string& help) {
+  std::lock_guard lock(mutex_);
+  families_.try_emplace(name, Family{type, help, {}});
+}
+
 void Metrics::count(const std::string& name, const Labels& labels, double by) {
   std::lock_guard lock(mutex_);
   values_[name][labels] += by;

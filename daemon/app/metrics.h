@@ -20,6 +20,10 @@ class Metrics {
   // Adds an observation to a histogram declared with describe_histogram.
   void observe(const std::string& name, double value, const Labels& labels = {});
 
+  // Declares a family met at run time (a source's own metrics); a family
+  // declared already keeps its first type and help.
+  void declare(const std::string& name, const std::string& type, const std::string& help);
+
   // The whole exposition, metric families in name order.
   std::string render() const;
 

@@ -116,6 +116,16 @@ class SsfTestBase(unittest.TestCase):
         match = re.search(r'^keywarden_source_up\{source="%s"\} (\S+)$' % SOURCE, body.decode(), re.M)
         return float(match.group(1)) if match else None
 
+    def metric(self, name, **labels):
+        """The value of one /metrics sample of this source, or None when it is not there."""
+        _, _, body = self.daemon.request("GET", "/metrics")
+        labels = dict(labels, source=SOURCE)
+        wanted = ",".join('%s="%s"' % (k, labels[k]) for k in sorted(labels))
+        for line in body.decode().splitlines():
+            if line.startswith(name + "{" + wanted + "} "):
+                return float(line.split(" ")[1])
+        return None
+
     def healthy_everywhere(self, healthy):
         """status --json and keywarden_source_up agree that the source is (un)healthy."""
         return self.source_status()["healthy"] == healthy and self.source_up() == (1.0 if healthy else 0.0)
@@ -257,6 +267,12 @@ class SsfPushTest(SsfTestBase):
             "received": len(cases) + 2, "applied": 1, "duplicate": 0, "noted": 0,
             "refused": {"invalid_key": 4, "invalid_issuer": 1, "invalid_audience": 1,
                         "invalid_request": len(cases) - 6 + 1}})
+        # And /metrics, by err: the same counts, since the daemon started.
+        self.assertEqual(self.metric("keywarden_ssf_sets_total", result="received"), len(cases) + 2)
+        self.assertEqual(self.metric("keywarden_ssf_sets_total", result="applied"), 1)
+        for err, n in (("invalid_key", 4), ("invalid_issuer", 1), ("invalid_audience", 1),
+                       ("invalid_request", len(cases) - 6 + 1)):
+            self.assertEqual(self.metric("keywarden_ssf_sets_refused_total", err=err), n, err)
 
     def test_other_event_types_change_nothing_and_are_counted(self):
         person = self.tenant.people[0]
@@ -309,6 +325,8 @@ class SsfPushTest(SsfTestBase):
         shown = self.source_status()
         self.assertEqual(shown["stream"]["status"], "paused")
         self.assertIn("paused", shown["last_error"])
+        self.assertEqual(self.metric("keywarden_ssf_stream_status", status="paused"), 1.0)
+        self.assertEqual(self.metric("keywarden_ssf_stream_status", status="enabled"), 0.0)
         # Not for a moment healthy while paused: several poll_intervals (1 s) of reads and upkeeps.
         db = sqlite3.connect(os.path.join(self.ws.dir, "state", "keywarden.db"), timeout=10)
         self.addCleanup(db.close)
@@ -321,6 +339,9 @@ class SsfPushTest(SsfTestBase):
         self.transmitter.set_status("enabled")
         self.assertTrue(wait_until(lambda: self.source_status()["healthy"], timeout=30), self.daemon.output())
         self.assertEqual(self.source_status()["stream"]["status"], "enabled")
+        self.assertTrue(wait_until(lambda: self.metric("keywarden_ssf_stream_status", status="enabled") == 1.0,
+                                   timeout=10))
+        self.assertEqual(self.metric("keywarden_ssf_stream_status", status="paused"), 0.0)
 
     def test_source_up_returns_to_1_once_the_stream_is_enabled(self):
         self.assertTrue(wait_until(lambda: self.healthy_everywhere(True), timeout=30), self.daemon.output())
@@ -362,6 +383,8 @@ class SsfPollTest(SsfTestBase):
         # Two SETs: the verification the stream's creation asked for, then the account-disabled one.
         shown = self.source_status()
         self.assertTrue(shown["stream"]["verified"], shown)
+        self.assertEqual(self.metric("keywarden_ssf_stream_verified"), 1.0)
+        self.assertEqual(self.metric("keywarden_ssf_stream_missing_events"), 0.0)
         self.assertEqual((shown["sets"]["received"], shown["sets"]["applied"], shown["sets"]["refused"]),
                          (2, 2, {}), shown)
 
