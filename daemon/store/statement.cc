@@ -198,9 +198,27 @@ Transaction::Transaction(sqlite3* db, Mode mode) : db_(db), nested_(sqlite3_get_
   begin(mode);
 }
 
+namespace {
+
+[[noreturn]] void throw_rolled_back() {
+  throw StoreError(
+      "store: SQLite rolled back the whole transaction after an error in it (an I/O error or a full disk, say); "
+      "nothing of it was committed");
+}
+
+}  // namespace
+
 Transaction::Transaction(StatementCache& cache, Mode mode)
     : db_(cache.db()), cache_(&cache), nested_(sqlite3_get_autocommit(db_) == 0) {
+  if (cache.open_transactions_ > 0 && !nested_) throw_rolled_back();
   begin(mode);
+  ++cache.open_transactions_;
+  counted_ = true;
+}
+
+void Transaction::stop_counting() {
+  if (counted_) --cache_->open_transactions_;
+  counted_ = false;
 }
 
 void Transaction::begin(Mode mode) {
@@ -240,11 +258,16 @@ Transaction::~Transaction() {
     }
   }
   if (turn_ != nullptr) turn_->release();
+  stop_counting();
 }
 
 void Transaction::commit() {
+  // No transaction open: SQLite rolled it back by itself, and COMMIT or
+  // RELEASE would fail with a message that hides why.
+  if (sqlite3_get_autocommit(db_) != 0) throw_rolled_back();
   run(nested_ ? "RELEASE kw_nested" : "COMMIT");
   open_ = false;
+  stop_counting();
   if (turn_ != nullptr) turn_->release();
   turn_ = nullptr;
 }

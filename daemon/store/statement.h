@@ -88,9 +88,16 @@ class StatementCache {
   // idle one with its SQL is kept already or the cache is full.
   void give_back(sqlite3_stmt* stmt);
 
+  friend class Transaction;
+
   static constexpr size_t kMaxIdle = 256;  // far more than the store's distinct SQL
   sqlite3* db_;
   std::shared_ptr<WriteTurns> turns_;
+  // Transactions and savepoints open through this cache. SQLite rolls a
+  // whole transaction back by itself after some errors (an I/O error or a
+  // full disk while it spills a large write to the WAL); this count is how a
+  // Transaction still knows it is inside one then (issue 14).
+  int open_transactions_ = 0;
   std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> idle_;
 };
 
@@ -152,6 +159,11 @@ void exec(StatementCache& cache, std::string_view sql);
 // Inside an outer transaction (Store::batch) it is a SAVEPOINT instead: its
 // commit releases the savepoint and its rollback undoes only its own work,
 // and durability comes with the outer COMMIT.
+//
+// When SQLite has rolled the outer transaction back by itself (after an I/O
+// error or a full disk), every Transaction made through the cache inside it
+// throws StoreError at once, and so does commit(): the work is gone, and a
+// BEGIN in its place would wait for the write turn the outer one holds.
 class Transaction {
  public:
   enum class Mode {
@@ -171,12 +183,14 @@ class Transaction {
  private:
   void begin(Mode mode);
   void run(std::string_view sql);
+  void stop_counting();
 
   sqlite3* db_;
   StatementCache* cache_ = nullptr;
   WriteTurns* turn_ = nullptr;  // held until commit or rollback
   bool open_ = true;
   bool nested_ = false;
+  bool counted_ = false;  // in cache_->open_transactions_
 };
 
 }  // namespace keywarden::sql

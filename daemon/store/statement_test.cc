@@ -127,6 +127,34 @@ TEST_F(StatementCacheTest, ATransactionThroughTheCacheCommitsAndRollsBack) {
   EXPECT_EQ(count.text(0), "1,2");
 }
 
+// Issue 14: an I/O error or a full disk while SQLite spills a large write to
+// the WAL rolls the whole transaction back, not only the statement. The next
+// item of a batch then began a transaction of its own and waited forever for
+// the write turn its own batch held: the store worker hung.
+TEST_F(StatementCacheTest, AWriteAfterSqliteRolledBackTheWholeTransactionFailsInsteadOfWaitingForItsOwnTurn) {
+  auto turns = std::make_shared<WriteTurns>();
+  cache_->set_write_turns(turns);
+  {
+    Transaction batch(*cache_, Transaction::Mode::write);
+    {
+      Transaction item(*cache_, Transaction::Mode::write);
+      exec(*cache_, "DELETE FROM t WHERE k = 1");
+      // What SQLite does by itself after such an error.
+      ASSERT_EQ(sqlite3_exec(db_.get(), "ROLLBACK", nullptr, nullptr, nullptr), SQLITE_OK);
+    }
+    EXPECT_THROW(Transaction(*cache_, Transaction::Mode::write), StoreError);
+    EXPECT_THROW(batch.commit(), StoreError);
+  }
+  EXPECT_EQ(turns->taken(), 0u);
+  // The connection takes writes again.
+  Transaction txn(*cache_, Transaction::Mode::write);
+  exec(*cache_, "DELETE FROM t WHERE k = 2");
+  txn.commit();
+  Statement count(*cache_, "SELECT group_concat(k) FROM t");
+  ASSERT_TRUE(count.step());
+  EXPECT_EQ(count.text(0), "1,3");
+}
+
 TEST_F(StatementCacheTest, ClearingTheCacheLetsTheConnectionClose) {
   { Statement query(*cache_, kValueOf); }
   cache_->clear();

@@ -276,13 +276,13 @@ std::string pragma_value(sqlite3* db, std::string_view pragma) {
 
 // ---- Opening -----------------------------------------------------------------
 
-std::unique_ptr<Store> Store::open(const std::filesystem::path& db_file) {
+std::unique_ptr<Store> Store::open(const std::filesystem::path& db_file, const char* vfs) {
   make_database_files_private(db_file);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(
       db_file.c_str(), &db,
       SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_NOMUTEX,
-      nullptr);
+      vfs);
   if (rc != SQLITE_OK) {
     std::string message = "store: cannot open " + db_file.string() + ": ";
     message += db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);

@@ -135,7 +135,10 @@ class Store {
  public:
   // Opens or creates the database file (its folder must exist), sets WAL and
   // synchronous=FULL, a busy timeout, and runs pending schema migrations.
-  static std::unique_ptr<Store> open(const std::filesystem::path& db_file);
+  // `vfs` names a registered SQLite VFS to open it through (tests inject
+  // I/O faults this way, daemon/store/fault_vfs.h); nullptr is SQLite's
+  // default.
+  static std::unique_ptr<Store> open(const std::filesystem::path& db_file, const char* vfs = nullptr);
   // An in-memory copy of `db_file` (an empty store when the file does not
   // exist yet), migrated to the current schema. Nothing written to it
   // reaches the file: `plan` and `keys` use it to change nothing at all.
