@@ -10,6 +10,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/error.hpp>
+#include <unistd.h>
+
 #include <fstream>
 
 #include "daemon/net/scripted_http_server_test.h"
@@ -341,13 +343,21 @@ TestCertificate make_self_signed(const std::string& dns_name) {
   return out;
 }
 
+// A file name in the test temp folder that no other test process uses.
+std::string unique_temp_file(const std::string& name) {
+  return ::testing::TempDir() + "keywarden_http_client_test_" + std::to_string(::getpid()) + "_" + name;
+}
+
 class HttpClientTls : public ::testing::Test {
  protected:
   void use_certificate_for(const std::string& dns_name) {
     const TestCertificate cert = make_self_signed(dns_name);
     server_context_.use_certificate_chain(net::buffer(cert.cert_pem));
     server_context_.use_private_key(net::buffer(cert.key_pem), net::ssl::context::pem);
-    ca_file_ = ::testing::TempDir() + "keywarden_http_client_test_ca_" + dns_name + ".pem";
+    // One file per process: ctest runs these tests in parallel processes,
+    // each with a certificate of its own, and a shared name let one test
+    // read another's CA file halfway through (a failed verification).
+    ca_file_ = unique_temp_file("ca_" + dns_name + ".pem");
     std::ofstream(ca_file_) << cert.cert_pem;
   }
 
@@ -397,8 +407,8 @@ TEST_F(HttpClientTls, RejectsACertificateForAnotherHost) {
 TEST_F(HttpClientTls, PresentsTheClientCertificateWhenAsked) {
   use_certificate_for("localhost");
   const TestCertificate client = make_self_signed("keywarden-client");
-  const std::string cert_file = ::testing::TempDir() + "keywarden_http_client_test_client.crt";
-  const std::string key_file = ::testing::TempDir() + "keywarden_http_client_test_client.key";
+  const std::string cert_file = unique_temp_file("client.crt");
+  const std::string key_file = unique_temp_file("client.key");
   std::ofstream(cert_file) << client.cert_pem;
   std::ofstream(key_file) << client.key_pem;
   server_context_.add_certificate_authority(net::buffer(client.cert_pem));
