@@ -7,7 +7,8 @@
 #            (test_scim_large_group, test_keycloak's directory): they run the
 #            same code paths as the others, for minutes under ASan.
 #   thread   ThreadSanitizer, in build-tsan: the tests of what runs on more
-#            than one thread (the store worker and its steps, the store, the
+#            than one thread (the store worker and its steps, also on a
+#            failing disk through the fault VFS, the store, the
 #            HTTP server and its threads), and the daemon itself taking
 #            SIGHUPs while full plans run on the blocking pool
 #            (integration.test_reload_under_load).
@@ -39,6 +40,8 @@ if [[ "$mode" == address || "$mode" == all ]]; then
   started=$SECONDS
   configure build-asan address,undefined
   cmake --build build-asan -j "$jobs"
+  # Tests that measure the process's memory or race a short grace read it.
+  export KEYWARDEN_SANITIZED=address
   export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1:detect_stack_use_after_return=0"
   export LSAN_OPTIONS="suppressions=$here/tests/sanitizers/lsan.supp:print_suppressions=0"
   export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
@@ -50,9 +53,10 @@ fi
 if [[ "$mode" == thread || "$mode" == all ]]; then
   started=$SECONDS
   configure build-tsan thread
-  cmake --build build-tsan -j "$jobs" --target store_worker_test store_test http_server_test keywarden palette-sim
+  cmake --build build-tsan -j "$jobs" --target store_worker_test store_worker_fault_test store_test http_server_test keywarden palette-sim
+  export KEYWARDEN_SANITIZED=thread
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/sanitizers/tsan.supp"
   (cd build-tsan && ctest --output-on-failure --timeout 1200 -j "$jobs" \
-     -R '^(StoreWorkerTest|StoreTest|HttpServerTest|HttpServerThreadsTest)\.|^integration\.test_reload_under_load$')
+     -R '^(StoreWorkerTest|StoreWorkerFaultTest|StoreTest|HttpServerTest|HttpServerThreadsTest)\.|^integration\.test_reload_under_load$')
   echo "sanitize: ThreadSanitizer green in $((SECONDS - started)) s"
 fi

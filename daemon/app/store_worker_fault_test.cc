@@ -80,7 +80,8 @@ class StoreWorkerFaultTest : public ::testing::Test {
   // all of them are queued) and returns what each caller was told: kOk, or
   // the error's message.
   std::vector<std::string> group_commit(const std::vector<std::function<void(Store&)>>& items) {
-    net::io_context io;
+    net::io_context& io = io_;
+    io.restart();
     std::atomic<bool> gate_running{false};
     std::atomic<size_t> queued{0};
     std::vector<std::string> told(items.size());
@@ -131,6 +132,9 @@ class StoreWorkerFaultTest : public ::testing::Test {
   fs::path dir_;
   fs::path db_;
   FaultVfs* vfs_ = nullptr;
+  // Outlives every worker: a worker thread may still be inside the post()
+  // that resumed a caller when io.run() returns (see store_worker_test.cc).
+  net::io_context io_;
   std::unique_ptr<StoreWorker> worker_;
 };
 

@@ -42,6 +42,11 @@ class StoreWorkerTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
+  // Outlives the worker: the worker thread may still be inside the post()
+  // that resumed a caller when io.run() returns, so the io_context is
+  // destroyed only after TearDown joined that thread (ThreadSanitizer saw
+  // a local one destroyed under the worker's pthread_cond_signal).
+  net::io_context io_;
   std::unique_ptr<StoreWorker> worker_;
 };
 
@@ -56,7 +61,7 @@ std::function<std::optional<int>(Store&)> counting_steps(int last, std::atomic<i
 }
 
 TEST_F(StoreWorkerTest, AStepsItemAloneRunsAllItsStepsInOneCommit) {
-  net::io_context io;
+  net::io_context& io = io_;
   std::atomic<int> steps{0};
   int result = 0;
   net::co_spawn(io, [&]() -> net::awaitable<void> {
@@ -70,7 +75,7 @@ TEST_F(StoreWorkerTest, AStepsItemAloneRunsAllItsStepsInOneCommit) {
 }
 
 TEST_F(StoreWorkerTest, AnItemThatArrivesDuringALongOneIsCommittedBetweenTwoOfItsSteps) {
-  net::io_context io;
+  net::io_context& io = io_;
   std::atomic<int> steps{0};
   std::atomic<bool> small_sent{false};
   std::vector<std::string> answered;  // io thread only
@@ -107,7 +112,7 @@ TEST_F(StoreWorkerTest, AnItemThatArrivesDuringALongOneIsCommittedBetweenTwoOfIt
 }
 
 TEST_F(StoreWorkerTest, AStepThatThrowsEndsTheItemAndKeepsTheStepsBeforeIt) {
-  net::io_context io;
+  net::io_context& io = io_;
   std::atomic<int> steps{0};
   auto two_steps = counting_steps(100, steps);
   std::string error;

@@ -78,6 +78,8 @@ class HostileHttpTest(unittest.TestCase):
         self.assertEqual(self.user_count(), 3)
 
     # (b) Item 5: unauthenticated bodies are not read, and memory comes back.
+    @unittest.skipIf(os.environ.get("KEYWARDEN_SANITIZED") == "address",
+                     "AddressSanitizer keeps freed memory in its quarantine: RSS measures the sanitizer here")
     def test_unauthenticated_megabyte_bodies_leave_memory_where_it_was(self):
         pid = self.daemon.proc.pid
         self.assertEqual(self.daemon.request("GET", "/healthz")[0], 200)
@@ -102,6 +104,8 @@ class HostileHttpTest(unittest.TestCase):
     # daemon ends within a few MB of its start; with malloc_trim made a no-op
     # (LD_PRELOAD) it kept 95-211 MB in 3 of 4 trials (glibc sometimes returns
     # the top of the heap by itself, so that control is not certain).
+    @unittest.skipIf(os.environ.get("KEYWARDEN_SANITIZED") == "address",
+                     "AddressSanitizer keeps freed memory in its quarantine: RSS measures the sanitizer here")
     def test_memory_of_a_burst_of_read_bodies_is_given_back(self):
         pid = self.daemon.proc.pid
         self.assertEqual(self.daemon.request("GET", "/healthz")[0], 200)
