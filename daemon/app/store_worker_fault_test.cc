@@ -6,6 +6,7 @@
 // the next commit succeeds and write_failure() clears, on the same
 // connection, without a restart.
 #include "daemon/app/store_worker.h"
+#include "daemon/store/fault_pushes_test.h"
 #include "daemon/store/fault_vfs.h"
 
 #include <gtest/gtest.h>
@@ -34,24 +35,8 @@ using Fault = FaultVfs::Fault;
 
 Timestamp at(int64_t seconds) { return Timestamp{Duration{seconds}}; }
 
-// A push as a SCIM source commits it: one person deactivated, with its event.
-void push(Store& store, int i) {
-  IdentityChanges changes;
-  Identity identity;
-  identity.subject_id = "s" + std::to_string(i);
-  identity.email = identity.subject_id + "@example.com";
-  identity.status = IdentityStatus::inactive;
-  changes.identities.push_back(identity);
-  changes.event_ids.push_back("evt-" + std::to_string(i));
-  store.apply_changes("scim", changes, at(100), /*mark_success=*/true);
-}
-
-bool pushed(Store& store, int i) {
-  const bool identity = store.load_identity("scim", "s" + std::to_string(i)).has_value();
-  const bool event = store.event_seen("scim", "evt-" + std::to_string(i));
-  EXPECT_EQ(identity, event) << "push " << i << " is there only in part";
-  return identity;
-}
+using fault_test::push;
+using fault_test::pushed;
 
 constexpr const char* kOk = "ok";
 

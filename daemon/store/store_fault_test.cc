@@ -13,6 +13,7 @@
 // - the path then runs to completion on the reopened store.
 // A call that threw may still have committed (SQLite reports a failed sync
 // after the commit record reached the WAL), so "threw" never means "absent".
+#include "daemon/store/fault_pushes_test.h"
 #include "daemon/store/fault_vfs.h"
 #include "daemon/store/store.h"
 
@@ -310,21 +311,8 @@ Action action(ActionKind kind, std::string key_uid) {
   return a;
 }
 
-// A push as a SCIM or hook source commits it: one person deactivated, with
-// the event that said so.
-void push(Store& store, int i) {
-  IdentityChanges changes;
-  changes.identities.push_back(person("s" + std::to_string(i), IdentityStatus::inactive, {}));
-  changes.event_ids.push_back("evt-" + std::to_string(i));
-  store.apply_changes("scim", changes, at(100), /*mark_success=*/true);
-}
-
-bool pushed(Store& store, int i) {
-  const bool identity = store.load_identity("scim", "s" + std::to_string(i)).has_value();
-  const bool event = store.event_seen("scim", "evt-" + std::to_string(i));
-  EXPECT_EQ(identity, event) << "push " << i << " is there only in part";
-  return identity;
-}
+using fault_test::push;
+using fault_test::pushed;
 
 // ---- Journal: intents, then each marked done after its call ------------------
 
