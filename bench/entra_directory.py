@@ -19,12 +19,12 @@ from graph_standin import GraphStandin  # noqa: E402
 from okta_directory import first_cycle, group_sets, palette_side, vm_kb, wait_revoked  # noqa: E402
 
 
-def main():
-    users = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    groups = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+def build_directory(users, groups):
+    """A Graph stand-in holding USERS people (person<N>@example.com) and
+    GROUPS groups, the first "palette-users", joined by group_sets; returns
+    it, the users' ids and the number of memberships."""
     rng = random.Random(1)
     graph = GraphStandin(client_secret="bench-secret", page_size=200, member_chunk=1000)
-    started = time.time()
     ids = [graph.add_user(f"person{i:06d}@example.com") for i in range(users)]
     gids = [graph.add_group("palette-users")] + [graph.add_group(f"group-{g:04d}") for g in range(1, groups)]
     memberships = 0
@@ -33,15 +33,28 @@ def main():
             for g in chosen:
                 graph.dir.groups[g]["members"].add(uid)
             memberships += len(chosen)
-    print(f"stand-in: {users} users, {groups} groups, {memberships} memberships ({time.time() - started:.1f} s to build)")
+    return graph, ids, memberships
 
-    t, sim, ws = palette_side()
+
+def configure_source(ws, graph):
+    """The workspace's one source: the stand-in, polled every 2 s."""
     with open(os.path.join(ws.dir, "entra.secret"), "w") as f:
         f.write("bench-secret")
     ws.sources = [{"name": "corp-entra", "type": "entra", "tenant_id": graph.tenant_id, "client_id": graph.client_id,
                    "client_secret_file": "entra.secret", "graph_url": graph.url, "login_url": graph.url,
                    "poll_interval": "2s"}]
     ws.write_config()
+
+
+def main():
+    users = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    groups = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+    started = time.time()
+    graph, ids, memberships = build_directory(users, groups)
+    print(f"stand-in: {users} users, {groups} groups, {memberships} memberships ({time.time() - started:.1f} s to build)")
+
+    t, sim, ws = palette_side()
+    configure_source(ws, graph)
     try:
         daemon = first_cycle(ws, "users+groups delta + Palette read + plan")
         t1 = time.time()

@@ -101,6 +101,17 @@ def first_cycle(ws):
         raise
 
 
+def configure_source(ws, kc):
+    """The workspace's one source: the stand-in's realm, polled every 2 s,
+    with the entitled group given by its path."""
+    with open(os.path.join(ws.dir, "kc.secret"), "w") as f:
+        f.write(CLIENT_SECRET + "\n")
+    ws.sections["policy"]["entitled_groups"] = [ENTITLED_PATH]
+    ws.sources = [{"name": "corp-keycloak", "type": "keycloak", "url": kc.url, "realm": "corp",
+                   "client_id": CLIENT_ID, "client_secret_file": "kc.secret", "poll_interval": "2s"}]
+    ws.write_config()
+
+
 def main():
     users = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
     groups = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
@@ -118,12 +129,7 @@ def main():
 
     t, sim, ws = palette_side()
     print(f"palette-sim: {len(t.people)} users, {len(t.keys)} keys", flush=True)
-    with open(os.path.join(ws.dir, "kc.secret"), "w") as f:
-        f.write(CLIENT_SECRET + "\n")
-    ws.sections["policy"]["entitled_groups"] = [ENTITLED_PATH]
-    ws.sources = [{"name": "corp-keycloak", "type": "keycloak", "url": kc.url, "realm": "corp",
-                   "client_id": CLIENT_ID, "client_secret_file": "kc.secret", "poll_interval": "2s"}]
-    ws.write_config()
+    configure_source(ws, kc)
     daemon = None
     try:
         own_cpu_before = resource.getrusage(resource.RUSAGE_SELF)

@@ -160,60 +160,25 @@ def setup_file(users, groups, t, ws):
 
 
 def setup_okta(users, groups, t, ws):
-    from okta_standin import OktaStandin
-    token = "00bench-okta-token-0123456789"
-    okta = OktaStandin(token, rate_limit=10**9)
-    org = okta.org
-    rng = random.Random(1)
-    with org.lock:
-        ids = [org.add_user({"login": f"person{i:06d}@example.com"}, log=False)["id"] for i in range(users)]
-        names = ["palette-users"] + [f"group-{g:04d}" for g in range(1, groups)]
-        gids = [org.add_group({"name": n})["id"] for n in names]
-        memberships = 0
-        for uid, chosen in group_sets(ids, gids, rng):
-            for g in chosen:
-                org.members[g].add(uid)
-            memberships += len(chosen)
-    with open(os.path.join(ws.dir, "okta.token"), "w") as f:
-        f.write(token)
-    ws.sources = [{"name": "corp-okta", "type": "okta", "url": okta.url, "token_file": "okta.token",
-                   "poll_interval": "2s"}]
-    ws.write_config()
+    from okta_directory import build_org, configure_source
+    okta, _, memberships = build_org(users, groups)
+    configure_source(ws, okta)
     return f"Okta stand-in: {users} users, {groups} groups, {memberships} memberships", okta.stop
 
 
 def setup_entra(users, groups, t, ws):
-    from graph_standin import GraphStandin
-    graph = GraphStandin(client_secret="bench-secret", page_size=200, member_chunk=1000)
-    rng = random.Random(1)
-    ids = [graph.add_user(f"person{i:06d}@example.com") for i in range(users)]
-    gids = [graph.add_group("palette-users")] + [graph.add_group(f"group-{g:04d}") for g in range(1, groups)]
-    memberships = 0
-    with graph.dir.lock:
-        for uid, chosen in group_sets(ids, gids, rng):
-            for g in chosen:
-                graph.dir.groups[g]["members"].add(uid)
-            memberships += len(chosen)
-    with open(os.path.join(ws.dir, "entra.secret"), "w") as f:
-        f.write("bench-secret")
-    ws.sources = [{"name": "corp-entra", "type": "entra", "tenant_id": graph.tenant_id, "client_id": graph.client_id,
-                   "client_secret_file": "entra.secret", "graph_url": graph.url, "login_url": graph.url,
-                   "poll_interval": "2s"}]
-    ws.write_config()
+    from entra_directory import build_directory, configure_source
+    graph, _, memberships = build_directory(users, groups)
+    configure_source(ws, graph)
     return f"Graph stand-in: {users} users, {groups} groups, {memberships} memberships", graph.stop
 
 
 def setup_keycloak(users, groups, t, ws):
-    from keycloak_directory import CLIENT_ID, CLIENT_SECRET, ENTITLED_PATH, build_realm
+    from keycloak_directory import CLIENT_ID, CLIENT_SECRET, build_realm, configure_source
     from keycloak_standin import KeycloakStandin
     kc = KeycloakStandin("corp", CLIENT_ID, CLIENT_SECRET, version=26, minor=2)
     _, _, memberships = build_realm(kc, users, groups)
-    with open(os.path.join(ws.dir, "kc.secret"), "w") as f:
-        f.write(CLIENT_SECRET + "\n")
-    ws.sections["policy"]["entitled_groups"] = [ENTITLED_PATH]
-    ws.sources = [{"name": "corp-keycloak", "type": "keycloak", "url": kc.url, "realm": "corp",
-                   "client_id": CLIENT_ID, "client_secret_file": "kc.secret", "poll_interval": "2s"}]
-    ws.write_config()
+    configure_source(ws, kc)
     return f"Keycloak 26.2 stand-in: {users} users, {groups} groups, {memberships} direct memberships", kc.stop
 
 
@@ -229,32 +194,10 @@ def push_scim(daemon, users, groups):
     """POSTs the Users from 16 keep-alive connections, then creates the
     Groups and adds their members in PATCHes; returns (memberships, seconds
     for users, seconds for groups, requests)."""
-    from scim_group_load import GROUP_SCHEMA, USER_SCHEMA, KeepAlive, member_patches
-    threads = 16
-    ids = [None] * users
-    failures = []
-
-    def work(first):
-        client = KeepAlive(daemon.port, SCIM_TOKEN)
-        try:
-            for i in range(first, users, threads):
-                email = f"person{i:06d}@example.com"
-                status, payload = client.request("POST", "/scim/v2/corp/Users", {
-                    "schemas": [USER_SCHEMA], "userName": email, "active": True, "externalId": f"00u{i:07d}",
-                    "emails": [{"value": email, "type": "work", "primary": True}]})
-                if status != 201:
-                    failures.append((status, payload[:200]))
-                    return
-                ids[i] = json.loads(payload)["id"]
-        finally:
-            client.close()
+    from scim_group_load import GROUP_SCHEMA, KeepAlive, create_users, member_patches
     started = time.time()
-    workers = [threading.Thread(target=work, args=(n,)) for n in range(threads)]
-    for w in workers:
-        w.start()
-    for w in workers:
-        w.join()
-    assert not failures, failures[:3]
+    ids = create_users(daemon.port, SCIM_TOKEN, "corp", users, threads=16,
+                       email_of=lambda i: f"person{i:06d}@example.com", external_id_of=lambda i: f"00u{i:07d}")
     users_s = time.time() - started
     requests = users
 

@@ -103,13 +103,13 @@ def palette_side():
     return t, sim, ws
 
 
-def main():
-    users = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    groups = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+def build_org(users, groups):
+    """An Okta stand-in holding USERS people (person<N>@example.com) and
+    GROUPS groups, the first "palette-users", joined by group_sets; returns
+    it, the users' ids and the number of memberships."""
     rng = random.Random(1)
     okta = OktaStandin(TOKEN, rate_limit=10**9)
     org = okta.org
-    started = time.time()
     with org.lock:
         ids = [org.add_user({"login": f"person{i:06d}@example.com"}, log=False)["id"] for i in range(users)]
         names = ["palette-users"] + [f"group-{g:04d}" for g in range(1, groups)]
@@ -119,14 +119,27 @@ def main():
             for g in chosen:
                 org.members[g].add(uid)
             memberships += len(chosen)
-    print(f"stand-in: {users} users, {groups} groups, {memberships} memberships ({time.time() - started:.1f} s to build)")
+    return okta, ids, memberships
 
-    t, sim, ws = palette_side()
+
+def configure_source(ws, okta):
+    """The workspace's one source: the stand-in, polled every 2 s."""
     with open(os.path.join(ws.dir, "okta.token"), "w") as f:
         f.write(TOKEN)
     ws.sources = [{"name": "corp-okta", "type": "okta", "url": okta.url, "token_file": "okta.token",
                    "poll_interval": "2s"}]
     ws.write_config()
+
+
+def main():
+    users = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    groups = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+    started = time.time()
+    okta, ids, memberships = build_org(users, groups)
+    print(f"stand-in: {users} users, {groups} groups, {memberships} memberships ({time.time() - started:.1f} s to build)")
+
+    t, sim, ws = palette_side()
+    configure_source(ws, okta)
     try:
         daemon = first_cycle(ws, "full Okta read + Palette read + plan")
         victims = ids[:1000:100]  # 10 people with Palette keys

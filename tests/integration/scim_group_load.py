@@ -50,20 +50,25 @@ class KeepAlive:
             self.conn = None
 
 
-def create_users(port, token, source, count, threads=16, prefix="member"):
-    """POSTs `count` users (userName and work email PREFIX-NNNNNN@corp.example)
-    from `threads` keep-alive connections; returns their SCIM ids in order."""
+def create_users(port, token, source, count, threads=16, prefix="member", email_of=None, external_id_of=None):
+    """POSTs `count` users (userName and work email PREFIX-NNNNNN@corp.example,
+    or email_of(i); an externalId when external_id_of is given) from `threads`
+    keep-alive connections; returns their SCIM ids in order."""
     ids = [None] * count
     failures = []
+    if email_of is None:
+        email_of = lambda i: f"{prefix}-{i:06d}@corp.example"  # noqa: E731
 
     def work(first):
         client = KeepAlive(port, token)
         try:
             for i in range(first, count, threads):
-                email = f"{prefix}-{i:06d}@corp.example"
-                status, payload = client.request("POST", f"/scim/v2/{source}/Users", {
-                    "schemas": [USER_SCHEMA], "userName": email, "active": True,
-                    "emails": [{"value": email, "type": "work", "primary": True}]})
+                email = email_of(i)
+                user = {"schemas": [USER_SCHEMA], "userName": email, "active": True,
+                        "emails": [{"value": email, "type": "work", "primary": True}]}
+                if external_id_of is not None:
+                    user["externalId"] = external_id_of(i)
+                status, payload = client.request("POST", f"/scim/v2/{source}/Users", user)
                 if status != 201:
                     failures.append((status, payload[:200]))
                     return
