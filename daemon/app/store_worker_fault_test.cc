@@ -231,7 +231,7 @@ TEST_F(StoreWorkerFaultTest, AFailedSpillOfAHugeItemFailsItsGroupAndDoesNotHangT
         vfs_->arm(1, Fault::io_error_once);  // the first page spilled
         push(store, 0);
       },
-      [&big_json](Store& store) { store.pushed_put("scim", "User", "big", big_json, {}, at(100)); },
+      [&big_json](Store& store) { store.pushed_put("pushed-idp", "User", "big", big_json, {}, at(100)); },
       [](Store& store) { push(store, 2); },
   };
   std::atomic<bool> finished{false};
@@ -251,7 +251,7 @@ TEST_F(StoreWorkerFaultTest, AFailedSpillOfAHugeItemFailsItsGroupAndDoesNotHangT
   EXPECT_EQ(worker_->write_failure(), "");
   auto store = reopen_clean();
   EXPECT_FALSE(pushed(*store, 0));
-  EXPECT_FALSE(store->pushed_resource("scim", "User", "big").has_value());
+  EXPECT_FALSE(store->pushed_resource("pushed-idp", "User", "big").has_value());
   EXPECT_FALSE(pushed(*store, 2));
   EXPECT_TRUE(pushed(*store, 3));
 }

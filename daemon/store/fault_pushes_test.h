@@ -21,13 +21,13 @@ inline void push(Store& store, int i) {
   identity.status = IdentityStatus::inactive;
   changes.identities.push_back(identity);
   changes.event_ids.push_back("evt-" + std::to_string(i));
-  store.apply_changes("scim", changes, Timestamp{Duration{100}}, /*mark_success=*/true);
+  store.apply_changes("pushed-idp", changes, Timestamp{Duration{100}}, /*mark_success=*/true);
 }
 
 // True when push i is there; a push there only in part fails the test.
 inline bool pushed(Store& store, int i) {
-  const bool identity = store.load_identity("scim", "s" + std::to_string(i)).has_value();
-  const bool event = store.event_seen("scim", "evt-" + std::to_string(i));
+  const bool identity = store.load_identity("pushed-idp", "s" + std::to_string(i)).has_value();
+  const bool event = store.event_seen("pushed-idp", "evt-" + std::to_string(i));
   EXPECT_EQ(identity, event) << "push " << i << " is there only in part";
   return identity;
 }

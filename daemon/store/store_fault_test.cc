@@ -559,7 +559,7 @@ TEST_F(StoreFaultTest, AGroupCommitWithAThreeMegabyteItem) {
     std::vector<std::function<void()>> items;
     for (int i : which) {
       if (i == 1) {
-        items.push_back([&store, &big_json] { store.pushed_put("scim", "User", "big", big_json, {}, at(100)); });
+        items.push_back([&store, &big_json] { store.pushed_put("pushed-idp", "User", "big", big_json, {}, at(100)); });
       } else {
         items.push_back([&store, i] { push(store, i); });
       }
@@ -568,7 +568,7 @@ TEST_F(StoreFaultTest, AGroupCommitWithAThreeMegabyteItem) {
   };
   auto there = [&](Store& store, int i) {
     if (i != 1) return pushed(store, i);
-    const auto row = store.pushed_resource("scim", "User", "big");
+    const auto row = store.pushed_resource("pushed-idp", "User", "big");
     if (row) {
       EXPECT_EQ(row->json.size(), big_json.size());
     }
@@ -600,7 +600,7 @@ TEST_F(StoreFaultTest, AGroupCommitWithAThreeMegabyteItem) {
 
 // ---- SCIM resources ------------------------------------------------------------
 
-TEST_F(StoreFaultTest, ScimResourceWrites) {
+TEST_F(StoreFaultTest, PushedResourceWrites) {
   bool user_and_group = false;  // one push: a user, a group, the user as its member
   bool second_user = false;     // a put of its own (no transaction open)
   bool removing_member = false;  // the removal was called (it may take effect and still throw)
@@ -610,14 +610,14 @@ TEST_F(StoreFaultTest, ScimResourceWrites) {
   keys.emails = {"ann@example.com"};
   auto first_push = [&](Store& store) {
     store.batch([&] {
-      store.pushed_put("scim", "User", "u1", "{\"userName\":\"ann\"}", keys, at(100));
-      store.pushed_put("scim", "Group", "g1", "{\"displayName\":\"staff\"}", {}, at(100));
-      store.pushed_put_member("scim", "g1", {"u1", "{\"value\":\"u1\"}"});
+      store.pushed_put("pushed-idp", "User", "u1", "{\"userName\":\"ann\"}", keys, at(100));
+      store.pushed_put("pushed-idp", "Group", "g1", "{\"displayName\":\"staff\"}", {}, at(100));
+      store.pushed_put_member("pushed-idp", "g1", {"u1", "{\"value\":\"u1\"}"});
     });
   };
-  auto second_put = [&](Store& store) { store.pushed_put("scim", "User", "u2", "{\"userName\":\"bob\"}", {}, at(101)); };
+  auto second_put = [&](Store& store) { store.pushed_put("pushed-idp", "User", "u2", "{\"userName\":\"bob\"}", {}, at(101)); };
   WritePath path;
-  path.name = "SCIM resources";
+  path.name = "pushed resources";
   path.forget = [&] { user_and_group = second_user = removing_member = member_removed = false; };
   path.run = [&](Store& store) {
     first_push(store);
@@ -625,19 +625,19 @@ TEST_F(StoreFaultTest, ScimResourceWrites) {
     second_put(store);
     second_user = true;
     removing_member = true;
-    store.pushed_remove_member("scim", "g1", "u1");
+    store.pushed_remove_member("pushed-idp", "g1", "u1");
     member_removed = true;
   };
   path.check = [&](Store& store, bool, bool) {
-    const bool u1 = store.pushed_resource("scim", "User", "u1").has_value();
-    const bool g1 = store.pushed_resource("scim", "Group", "g1").has_value();
-    const bool member = !store.pushed_members("scim", "g1").empty();
+    const bool u1 = store.pushed_resource("pushed-idp", "User", "u1").has_value();
+    const bool g1 = store.pushed_resource("pushed-idp", "Group", "g1").has_value();
+    const bool member = !store.pushed_members("pushed-idp", "g1").empty();
     EXPECT_EQ(u1, g1) << "one push is there only in part";
     if (member) {
       EXPECT_TRUE(g1);
     }
     // The keys are written with the row.
-    EXPECT_EQ(store.pushed_find("scim", "User", PushedResourceKey::email, "ann@example.com").size(), u1 ? 1u : 0u);
+    EXPECT_EQ(store.pushed_find("pushed-idp", "User", PushedResourceKey::email, "ann@example.com").size(), u1 ? 1u : 0u);
     if (user_and_group) {
       EXPECT_TRUE(u1 && g1);
     }
@@ -645,19 +645,19 @@ TEST_F(StoreFaultTest, ScimResourceWrites) {
       EXPECT_TRUE(member);
     }
     if (second_user) {
-      EXPECT_TRUE(store.pushed_resource("scim", "User", "u2").has_value());
+      EXPECT_TRUE(store.pushed_resource("pushed-idp", "User", "u2").has_value());
     }
     if (member_removed) {
       EXPECT_FALSE(member);
     }
   };
   path.redo = [&](Store& store) {
-    if (!store.pushed_resource("scim", "User", "u1")) first_push(store);
-    if (!store.pushed_resource("scim", "User", "u2")) second_put(store);
-    store.pushed_remove_member("scim", "g1", "u1");
-    EXPECT_TRUE(store.pushed_resource("scim", "Group", "g1").has_value());
-    EXPECT_EQ(store.pushed_count("scim", "User"), 2);
-    EXPECT_TRUE(store.pushed_members("scim", "g1").empty());
+    if (!store.pushed_resource("pushed-idp", "User", "u1")) first_push(store);
+    if (!store.pushed_resource("pushed-idp", "User", "u2")) second_put(store);
+    store.pushed_remove_member("pushed-idp", "g1", "u1");
+    EXPECT_TRUE(store.pushed_resource("pushed-idp", "Group", "g1").has_value());
+    EXPECT_EQ(store.pushed_count("pushed-idp", "User"), 2);
+    EXPECT_TRUE(store.pushed_members("pushed-idp", "g1").empty());
   };
   loop(path);
 }
@@ -772,10 +772,10 @@ TEST_F(StoreFaultTest, CursorsEventsHealthAndFindings) {
       {"u2", "b@example.com", "team-b", "idp", "team-b", at(91)},
   };
   const std::vector<std::function<void(Store&)>> steps = {
-      [](Store& store) { store.set_value(Store::cursor_scope("okta"), "next", "url-2"); },
-      [](Store& store) { store.remember_event("okta", "e-1", at(100)); },
-      [](Store& store) { store.record_source_success("okta", at(100)); },
-      [](Store& store) { store.record_read_failure("entra", "timeout", at(100)); },
+      [](Store& store) { store.set_value(Store::cursor_scope("polled-idp"), "next", "url-2"); },
+      [](Store& store) { store.remember_event("polled-idp", "e-1", at(100)); },
+      [](Store& store) { store.record_source_success("polled-idp", at(100)); },
+      [](Store& store) { store.record_read_failure("other-idp", "timeout", at(100)); },
       [&](Store& store) { store.replace_stale_team_memberships(findings, at(100)); },
       [](Store& store) { store.prune_events(at(60)); },
   };
@@ -783,29 +783,29 @@ TEST_F(StoreFaultTest, CursorsEventsHealthAndFindings) {
   auto step_in_effect = [&](Store& store, int i) -> bool {
     switch (i) {
       case 0: {
-        const auto next = store.get_value(Store::cursor_scope("okta"), "next");
+        const auto next = store.get_value(Store::cursor_scope("polled-idp"), "next");
         EXPECT_TRUE(next == "url-1" || next == "url-2") << next.value_or("(none)");
         return next == "url-2";
       }
-      case 1: return store.event_seen("okta", "e-1");
-      case 2: return store.source_health("okta")->last_success == at(100);
-      case 3: return !store.source_health("entra")->healthy;
+      case 1: return store.event_seen("polled-idp", "e-1");
+      case 2: return store.source_health("polled-idp")->last_success == at(100);
+      case 3: return !store.source_health("other-idp")->healthy;
       case 4: {
         const auto stored = store.stale_team_memberships().memberships;
         EXPECT_TRUE(stored.size() == 1 || stored == findings) << stored.size() << " findings: a mix";
         return stored == findings;
       }
-      case 5: return !store.event_seen("okta", "e-0");
+      case 5: return !store.event_seen("polled-idp", "e-0");
     }
     return false;
   };
   WritePath path;
   path.name = "cursors, events, health, findings";
   path.setup = [](Store& store) {
-    store.set_value(Store::cursor_scope("okta"), "next", "url-1");
-    store.remember_event("okta", "e-0", at(50));
-    store.record_source_success("okta", at(50));
-    store.record_source_success("entra", at(50));
+    store.set_value(Store::cursor_scope("polled-idp"), "next", "url-1");
+    store.remember_event("polled-idp", "e-0", at(50));
+    store.record_source_success("polled-idp", at(50));
+    store.record_source_success("other-idp", at(50));
     store.replace_stale_team_memberships({{"u9", "z@example.com", "team-z", "idp", "team-z", at(40)}}, at(50));
   };
   path.forget = [&] { steps_done = 0; };
