@@ -46,7 +46,13 @@ void Daemon::open() {
   create_state_dir(config_.daemon.state_dir);  // 0700 whatever the umask
   const auto db = config_.daemon.state_dir / "keywarden.db";
   store_ = Store::open(db);
-  pushes_ = std::make_unique<StoreWorker>(Store::open(db));
+  // Both connections leave their WAL checkpoints to a thread of their own,
+  // so that no push waits for one (issue 16).
+  checkpointer_ = std::make_shared<WalCheckpointer>(db);
+  store_->checkpoint_with(checkpointer_);
+  auto worker_store = Store::open(db);
+  worker_store->checkpoint_with(checkpointer_);
+  pushes_ = std::make_unique<StoreWorker>(std::move(worker_store));
 
   palette_ = std::make_unique<PaletteClient>(io_.get_executor(), palette_client_options(config_.palette));
 

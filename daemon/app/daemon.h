@@ -30,6 +30,7 @@
 #include "daemon/app/metrics.h"
 #include "daemon/app/reconciler.h"
 #include "daemon/app/store_worker.h"
+#include "daemon/store/checkpointer.h"
 #include "daemon/palette/palette_client.h"
 #include "daemon/server/http_server.h"
 #include "daemon/store/store.h"
@@ -100,6 +101,7 @@ class Daemon {
 
   Config config_;
   boost::asio::io_context io_;
+  std::shared_ptr<WalCheckpointer> checkpointer_;  // WAL checkpoints of both connections
   std::unique_ptr<StoreWorker> pushes_;  // commits pushes (its own connection)
   std::unique_ptr<Store> store_;         // reconciles' reads and journal, on the io thread
   std::unique_ptr<PaletteClient> palette_;

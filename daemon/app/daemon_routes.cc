@@ -140,6 +140,15 @@ net::awaitable<server::Response> Daemon::route(const server::Request& request, s
       metrics_.set("keywarden_store_commits_total", {}, static_cast<double>(pushes_->commits()));
       metrics_.set("keywarden_store_committed_pushes_total", {}, static_cast<double>(pushes_->items()));
     }
+    if (checkpointer_) {
+      metrics_.set("keywarden_store_checkpoints_total", {{"on", "checkpointer"}},
+                   static_cast<double>(checkpointer_->background_checkpoints()));
+      metrics_.set("keywarden_store_checkpoints_total", {{"on", "writer"}},
+                   static_cast<double>(checkpointer_->inline_checkpoints()));
+      metrics_.set("keywarden_store_checkpoint_failures_total", {},
+                   static_cast<double>(checkpointer_->failed_checkpoints()));
+      metrics_.set("keywarden_store_wal_pages", {}, static_cast<double>(checkpointer_->wal_pages()));
+    }
     for (const auto& source : sources_) {
       for (SourceMetric& m : source->metrics()) {
         metrics_.declare(m.name, m.type, m.help);

@@ -62,6 +62,11 @@ Metrics::Metrics() {
   describe("keywarden_store_commits_total", "counter", "Group commits of pushed events.");
   describe("keywarden_store_committed_pushes_total", "counter",
            "Pushed events made durable; divided by keywarden_store_commits_total, the mean group size.");
+  describe("keywarden_store_checkpoints_total", "counter",
+           "WAL checkpoints, by where they ran: on the checkpointer thread, or on a committing "
+           "connection once the WAL passed its hard limit.");
+  describe("keywarden_store_checkpoint_failures_total", "counter", "WAL checkpoints that failed (an I/O error).");
+  describe("keywarden_store_wal_pages", "gauge", "Pages in the WAL after the last commit.");
 }
 
 void Metrics::describe(const std::string& name, const std::string& type, const std::string& help,

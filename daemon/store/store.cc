@@ -8,6 +8,7 @@
 #include <iterator>
 #include <utility>
 
+#include "daemon/store/checkpointer.h"
 #include "daemon/store/identity_writer.h"
 #include "daemon/store/schema.h"
 #include "daemon/store/state_files.h"
@@ -353,6 +354,11 @@ std::unique_ptr<Store> Store::open_scratch_copy(const std::filesystem::path& db_
 }
 
 Store::Store(sqlite3* db) : db_(db), statements_(std::make_unique<sql::StatementCache>(db)) {}
+
+void Store::checkpoint_with(std::shared_ptr<WalCheckpointer> checkpointer) {
+  checkpointer->take_over(db_);
+  checkpointer_ = std::move(checkpointer);
+}
 
 void Store::EndTransaction::operator()(Transaction* transaction) const { delete transaction; }
 Store::WriteScope Store::begin_write() { return WriteScope(new Transaction(*statements_, kWrite)); }

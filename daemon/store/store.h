@@ -28,6 +28,8 @@ struct sqlite3;
 
 namespace keywarden {
 
+class WalCheckpointer;
+
 namespace sql {
 class StatementCache;
 class Transaction;
@@ -149,6 +151,11 @@ class Store {
 
   // The schema version after migrations.
   int schema_version() const;
+
+  // Leaves this connection's WAL checkpoints to `checkpointer` (a thread of
+  // its own), so that a commit never waits for one; see checkpointer.h. The
+  // store keeps it alive until the connection is closed.
+  void checkpoint_with(std::shared_ptr<WalCheckpointer> checkpointer);
 
   // Runs `work` inside one write transaction: every store method it calls
   // becomes part of it (a savepoint each), and all of it becomes durable with
@@ -375,6 +382,7 @@ class Store {
   static void commit_write(WriteScope scope);
   sqlite3* db_;
   std::unique_ptr<sql::StatementCache> statements_;  // prepared statements of db_, reused
+  std::shared_ptr<WalCheckpointer> checkpointer_;    // released after db_ is closed
 };
 
 }  // namespace keywarden
