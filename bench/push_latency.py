@@ -6,12 +6,19 @@ the time from sending the push to palette-sim receiving the revoke (the
 simulator stamps each call with the wall clock in µs).
 
     KEYWARDEN_BIN=build/daemon/keywarden PALETTE_SIM_BIN=build/palette-sim/palette-sim \\
-        python3 bench/push_latency.py [LEAVERS]
+        python3 bench/push_latency.py [LEAVERS] [BACKGROUND_RATE]
+
+With BACKGROUND_RATE (requests/s, e.g. 1000), wrk sends that many other
+SCIM requests per second (user creations, bench/scim_background.lua) on 10
+connections while the leavers are pushed (issue 16); the rate wrk actually
+reached is printed with the figures.
 """
 
 import json
 import os
+import re
 import statistics
+import subprocess
 import sys
 import time
 
@@ -29,8 +36,29 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
 
 
+BACKGROUND_CONNECTIONS = 10
+
+
+def start_background(url, rate, seconds):
+    """wrk creating users at about `rate` requests/s for `seconds`."""
+    # Each connection waits delay ms after an answer: about C × 1000 / (delay
+    # + latency) requests/s. The latency under load is a millisecond or two.
+    delay_ms = max(0, int(round(BACKGROUND_CONNECTIONS * 1000.0 / rate)) - 1)
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scim_background.lua")
+    return subprocess.Popen(["wrk", "-t1", f"-c{BACKGROUND_CONNECTIONS}", f"-d{seconds}s", "-s", script, url,
+                             "--", TOKEN, str(delay_ms)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def background_summary(wrk):
+    out, _ = wrk.communicate()
+    rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return (float(rate.group(1)) if rate else 0.0), (int(errors.group(1)) if errors else 0)
+
+
 def main():
     leavers = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
+    background_rate = int(sys.argv[2]) if len(sys.argv) > 2 else 0
     t = Tenant(leavers, leavers + 1, api_key=API_KEY, seed=5)
     sim = PaletteSim(t.seed(), rate=100000, burst=100000)
     ws = Workspace(sim.url, policy={"entitled_groups": []}, palette={"requests_per_second": 200},
@@ -51,6 +79,10 @@ def main():
                 "emails": [{"primary": True, "type": "work", "value": p["email"]}]}, headers)
             assert status == 201, body
             ids[p["uid"]] = json.loads(body)["id"]
+        wrk = None
+        if background_rate:
+            wrk = start_background(daemon.url, background_rate, int(leavers * 0.013) + 4)
+            time.sleep(1.5)  # the load is steady before the first leaver
         sent, acks = {}, []
         patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                  "Operations": [{"op": "Replace", "path": "active", "value": "False"}]}
@@ -62,6 +94,10 @@ def main():
             assert status in (200, 204)
             sent[key] = started
             time.sleep(0.01)  # one leaver at a time: the pacer (200/s) never holds a call back
+        if wrk:
+            rate, failed = background_summary(wrk)
+            print(f"background: {rate:.0f} SCIM creations/s on {BACKGROUND_CONNECTIONS} connections, "
+                  f"{failed} not 2xx")
         time.sleep(1)
         latencies = []
         for c in mutating_calls(sim.calls()):
