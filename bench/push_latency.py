@@ -9,7 +9,7 @@ simulator stamps each call with the wall clock in µs).
         python3 bench/push_latency.py [LEAVERS] [BACKGROUND_RATE]
 
 With BACKGROUND_RATE (requests/s, e.g. 1000), wrk sends that many other
-SCIM requests per second (user creations, bench/scim_background.lua) on 10
+SCIM requests per second (user creations, bench/scim_background.lua) on 20
 connections while the leavers are pushed (issue 16); the rate wrk actually
 reached is printed with the figures.
 """
@@ -36,24 +36,36 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
 
 
-BACKGROUND_CONNECTIONS = 10
+BACKGROUND_CONNECTIONS = 20
 
 
-def start_background(url, rate, seconds):
-    """wrk creating users at about `rate` requests/s for `seconds`."""
-    # Each connection waits delay ms after an answer: about C × 1000 / (delay
-    # + latency) requests/s. The latency under load is a millisecond or two.
-    delay_ms = max(0, int(round(BACKGROUND_CONNECTIONS * 1000.0 / rate)) - 1)
+def start_background(url, delay_ms, seconds, prefix):
+    """wrk creating users on BACKGROUND_CONNECTIONS connections, each waiting
+    `delay_ms` after an answer, for `seconds`; user names start with `prefix`."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "scim_background.lua")
     return subprocess.Popen(["wrk", "-t1", f"-c{BACKGROUND_CONNECTIONS}", f"-d{seconds}s", "-s", script, url,
-                             "--", TOKEN, str(delay_ms)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             "--", TOKEN, str(delay_ms), prefix], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
 def background_summary(wrk):
     out, _ = wrk.communicate()
     rate = re.search(r"Requests/sec:\s*([\d.]+)", out)
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return (float(rate.group(1)) if rate else 0.0), (int(errors.group(1)) if errors else 0)
+    refused = {int(m.group(1)): int(m.group(2)) for m in re.finditer(r"^status (\d+): (\d+)$", out, re.M)}
+    errors = re.search(r"Socket errors: .*|Non-2xx or 3xx responses: \d+", out)
+    if errors:
+        refused["wrk"] = errors.group(0)
+    return (float(rate.group(1)) if rate else 0.0), refused
+
+
+def delay_for(url, rate):
+    """The per-request delay that gives about `rate` requests/s: each
+    connection sends one request per (delay + latency), and the latency under
+    that load is measured by a 3 s trial run (wrk has no fixed-rate mode)."""
+    period_ms = BACKGROUND_CONNECTIONS * 1000.0 / rate
+    trial = start_background(url, int(period_ms), 3, "trial")
+    reached, _ = background_summary(trial)
+    latency_ms = max(0.0, BACKGROUND_CONNECTIONS * 1000.0 / max(reached, 1.0) - int(period_ms))
+    return max(0, int(round(period_ms - latency_ms)))
 
 
 def main():
@@ -81,7 +93,8 @@ def main():
             ids[p["uid"]] = json.loads(body)["id"]
         wrk = None
         if background_rate:
-            wrk = start_background(daemon.url, background_rate, int(leavers * 0.013) + 4)
+            wrk = start_background(daemon.url, delay_for(daemon.url, background_rate), int(leavers * 0.013) + 4,
+                                   "load")
             time.sleep(1.5)  # the load is steady before the first leaver
         sent, acks = {}, []
         patch = {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -95,9 +108,9 @@ def main():
             sent[key] = started
             time.sleep(0.01)  # one leaver at a time: the pacer (200/s) never holds a call back
         if wrk:
-            rate, failed = background_summary(wrk)
+            rate, refused = background_summary(wrk)
             print(f"background: {rate:.0f} SCIM creations/s on {BACKGROUND_CONNECTIONS} connections, "
-                  f"{failed} not 2xx")
+                  f"not 201: {refused or 'none'}")
         time.sleep(1)
         latencies = []
         for c in mutating_calls(sim.calls()):
