@@ -13,6 +13,7 @@ import unittest
 
 from harness import API_KEY, DaemonProcess, Workspace, key_of, mutating_calls, wait_until
 from palette_sim import PaletteSim
+from scim_group_load import KeepAlive
 from tenant import Tenant
 
 SCIM_TOKEN = "scim-bearer-7d1f0e2c9a4b4e0f8f3a"
@@ -401,6 +402,27 @@ class EndpointsTest(ScimDaemonTest):
         self.assertNotIn(API_KEY, text)
         self.assertNotIn(SCIM_TOKEN, text)
         self.assertEqual(self.daemon.request("GET", "/nope")[0], 404)
+
+    def metric(self, text, name):
+        match = re.search("^" + re.escape(name) + r" (\S+)$", text, re.M)
+        return float(match.group(1)) if match else None
+
+    def test_wal_checkpoints_run_on_the_checkpointer_thread_not_on_the_pushes(self):
+        # Each created user is one commit of a few WAL pages: a few hundred
+        # take the WAL past the 1,000 pages that wake the checkpointer.
+        client = KeepAlive(self.daemon.port, SCIM_TOKEN)
+        self.addCleanup(client.close)
+        for i in range(700):
+            status, payload = client.request("POST", "/scim/v2/corp-scim/Users", {
+                "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": f"wal{i}@example.com"})
+            self.assertEqual(status, 201, payload)
+        text = self.daemon.request("GET", "/metrics")[2].decode()
+        self.assertIn("# TYPE keywarden_store_checkpoints_total counter", text)
+        self.assertIn("# TYPE keywarden_store_wal_pages gauge", text)
+        self.assertGreaterEqual(self.metric(text, 'keywarden_store_checkpoints_total{on="checkpointer"}'), 1, text)
+        self.assertEqual(self.metric(text, 'keywarden_store_checkpoints_total{on="writer"}'), 0)
+        self.assertEqual(self.metric(text, "keywarden_store_checkpoint_failures_total"), 0)
+        self.assertLess(self.metric(text, "keywarden_store_wal_pages"), 8000)
 
 
 class NotReadyTest(unittest.TestCase):
