@@ -3,8 +3,12 @@
 // wall time and peak memory (SPEC §7: under 2 s and 400 MB on 2 cores).
 //
 //   plan_scale prepare DB   writes the identities into a fresh store
-//   plan_scale plan DB      loads them and plans (run it as its own process
-//                           so that peak RSS is the plan's alone)
+//   plan_scale plan DB [VERDICTS]
+//                           loads them and plans (run it as its own process
+//                           so that peak RSS is the plan's alone); with
+//                           VERDICTS, also writes every verdict and action
+//                           there, one per line, so that a change meant to
+//                           be faster can be shown to decide exactly the same
 //   plan_scale reread DB    a later full read of the same directory with 10
 //                           people changed
 //
@@ -18,6 +22,8 @@
 #include <thread>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <stdexcept>
 
 #include "bench/tenant_fixture.h"
 #include "daemon/engine/planner.h"
@@ -70,12 +76,49 @@ class ConcurrentWriter {
   std::thread thread_;
 };
 
+// Every field of every verdict, action and stale membership, one per line:
+// two plans decide the same exactly when their dumps are byte-identical.
+void write_plan(const Plan& plan, const std::filesystem::path& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  const auto action = [&](const Action& a) {
+    out << to_string(a.kind) << '|' << a.key_uid << '|' << a.key_name << '|' << a.owner_uid << '|'
+        << a.owner_email << '|' << to_string(a.reason) << '|' << a.source << '|' << a.detail;
+  };
+  const auto stale = [&](const StaleMembership& m) {
+    out << m.owner_uid << '|' << m.owner_email << '|' << m.team << '|' << m.source << '|' << m.group << '|'
+        << format_rfc3339(m.left_at);
+  };
+  for (const auto& v : plan.verdicts) {
+    out << "verdict|" << v.key_uid << '|' << v.key_name << '|' << v.owner_uid << '|' << v.owner_email << '|'
+        << v.identity << '|' << v.key_active << '|' << to_string(v.kind) << '|' << v.note << "|action:";
+    if (v.action) action(*v.action);
+    for (const auto& m : v.stale_teams) {
+      out << "|stale:";
+      stale(m);
+    }
+    out << '\n';
+  }
+  for (const auto& a : plan.actions) {
+    out << "action|";
+    action(a);
+    out << '\n';
+  }
+  for (const auto& m : plan.stale_teams) {
+    out << "stale|";
+    stale(m);
+    out << '\n';
+  }
+  if (!out) throw std::runtime_error("plan_scale: cannot write " + path.string());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 || (std::strcmp(argv[1], "prepare") != 0 && std::strcmp(argv[1], "plan") != 0 &&
-                    std::strcmp(argv[1], "reread") != 0)) {
-    std::fprintf(stderr, "usage: plan_scale prepare|plan|reread DB\n");
+  const bool plan_with_dump = argc == 4 && std::strcmp(argv[1], "plan") == 0;
+  if ((argc != 3 && !plan_with_dump) ||
+      (std::strcmp(argv[1], "prepare") != 0 && std::strcmp(argv[1], "plan") != 0 &&
+       std::strcmp(argv[1], "reread") != 0)) {
+    std::fprintf(stderr, "usage: plan_scale prepare|reread DB\n       plan_scale plan DB [VERDICTS]\n");
     return 2;
   }
   const std::filesystem::path db = argv[2];
@@ -126,5 +169,6 @@ int main(int argc, char** argv) {
               t.inventory.keys.size(), plan.actions.size());
   std::printf("plan: load %.2f s, judge %.2f s, total %.2f s\n", load_s, total_s - load_s, total_s);
   std::printf("plan: peak RSS %ld MB (of which the synthetic Palette inventory %ld MB)\n", peak_rss_mb(), base_mb);
+  if (plan_with_dump) write_plan(plan, argv[3]);
   return 0;
 }
