@@ -39,6 +39,15 @@ double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
 }
 
+// User and system CPU time of the process so far: unlike wall time, it does
+// not grow when other work on the machine takes the cores away.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 long peak_rss_mb() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -149,11 +158,13 @@ int main(int argc, char** argv) {
   // that ru_maxrss then reports as the plan's.
   const auto t = bench::make_tenant(100'000, 10, 250'000, kNow, bench::TenantParts::palette_only);
   const long base_mb = peak_rss_mb();
+  const double cpu_start = cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   auto store = Store::open(db);
   const auto identities = store->load_identities();
   const auto revoked = store->revoked_keys();
   const double load_s = seconds_since(start);
+  const double load_cpu_s = cpu_seconds() - cpu_start;
   size_t memberships = 0;
   for (const auto& r : identities) memberships += r.memberships.size();
   PlanInput in;
@@ -164,9 +175,12 @@ int main(int argc, char** argv) {
   in.policy = &t.policy;
   const auto plan = make_plan("p-scale", kNow, judge_keys(in));
   const double total_s = seconds_since(start);
+  const double total_cpu_s = cpu_seconds() - cpu_start;
   std::printf("plan: %zu identities, %zu memberships, %zu keys -> %zu actions\n", identities.size(), memberships,
               t.inventory.keys.size(), plan.actions.size());
   std::printf("plan: load %.2f s, judge %.2f s, total %.2f s\n", load_s, total_s - load_s, total_s);
+  std::printf("plan: CPU time: load %.2f s, judge %.2f s, total %.2f s\n", load_cpu_s, total_cpu_s - load_cpu_s,
+              total_cpu_s);
   std::printf("plan: peak RSS %ld MB (of which the synthetic Palette inventory %ld MB)\n", peak_rss_mb(), base_mb);
   if (plan_with_dump) write_plan(plan, argv[3]);
   return 0;
