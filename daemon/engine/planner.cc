@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <optional>
+#include <string_view>
 #include <unordered_set>
 
 namespace keywarden {
@@ -27,10 +28,16 @@ struct OwnerStanding {
   Reason reason = Reason::identity_inactive;  // for departed
   Timestamp since{};        // departed: when the departure was first seen;
                             // entitled: since when; never_entitled: first seen
-  std::string source;       // the source the standing rests on
-  std::string identity;     // "source/subject"
+  // The identity the standing rests on; null for unknown. A pointer, not
+  // copies of its names: a standing is kept for every owner of a full plan.
+  const IdentityRecord* by = nullptr;
   std::string detail;
   bool rests_on_unhealthy = false;  // some source it rests on is unhealthy
+
+  // The source the standing rests on; empty for unknown.
+  std::string source() const { return by ? by->source : std::string(); }
+  // "source/subject" of that identity; empty for unknown.
+  std::string identity() const { return by ? by->source + "/" + by->subject_id : std::string(); }
 };
 
 // Identities of one source that share an email are one person's accounts in
@@ -164,10 +171,7 @@ class OwnerJudge {
     return out;
   }
 
-  static void set_identity(OwnerStanding& out, const IdentityRecord& r) {
-    out.source = r.source;
-    out.identity = r.source + "/" + r.subject_id;
-  }
+  static void set_identity(OwnerStanding& out, const IdentityRecord& r) { out.by = &r; }
 
   const Policy& policy_;
   const std::set<std::string>& unhealthy_;
@@ -183,13 +187,14 @@ class KeyJudge {
  public:
   explicit KeyJudge(const PlanInput& in)
       : in_(in), policy_(*in.policy), owners_(*in.policy, in.unhealthy_sources),
-        teams_(*in.inventory, *in.identities, in.unhealthy_sources, in.policy->revoke_after, in.now) {
+        teams_(*in.inventory, *in.identities, in.unhealthy_sources, in.policy->revoke_after, in.now),
+        references_(join_subject_references(*in.identities)) {
+    by_email_.reserve(in.identities->size());
     for (const auto& r : *in.identities) {
-      if (!r.email.empty()) by_email_[r.email].push_back(&r);
+      if (!r.email.empty()) by_email_[r.email].identities.push_back(&r);
     }
-    for (const auto& [email, reference] : join_subject_references(*in.identities)) {
-      by_email_[email].push_back(reference);
-    }
+    for (const auto& [email, reference] : references_) by_email_[email].identities.push_back(reference);
+    owner_facts_.reserve(in.inventory->users_by_uid.size());
     exempt_users_.insert(policy_.exempt_users.begin(), policy_.exempt_users.end());
   }
 
@@ -215,8 +220,8 @@ class KeyJudge {
       judge_owner_missing(key, ours, v);
       return v;
     }
-    const OwnerStanding& standing = standing_of(owner->email);
-    if (!standing.identity.empty()) v.identity = standing.identity;
+    const OwnerStanding& standing = *facts_of(*owner).standing;
+    v.identity = standing.identity();
 
     if (ours && !key.active) {
       judge_revoked_by_us(key, *ours, *owner, standing, v);
@@ -240,6 +245,25 @@ class KeyJudge {
   }
 
  private:
+  // Everything known about one email, judged on first use.
+  struct EmailFacts {
+    std::vector<const IdentityRecord*> identities;  // every source's identities joined by it
+    std::optional<OwnerStanding> standing;
+  };
+
+  // Everything known about one Palette user. Pointers point into by_email_
+  // and nobody_, whose elements stay put.
+  struct OwnerFacts {
+    const EmailFacts* email = nullptr;  // null when no source knows the user's email
+    const OwnerStanding* standing = nullptr;
+    std::optional<TeamStanding> teams;  // judged on first use
+
+    const std::vector<const IdentityRecord*>& identities() const {
+      static const std::vector<const IdentityRecord*> kNone;
+      return email ? email->identities : kNone;
+    }
+  };
+
   std::optional<std::string> exemption(const PaletteKey& key, const PaletteUser* owner) const {
     if (!in_.inventory->self_user_uid.empty() && key.owner_uid == in_.inventory->self_user_uid) {
       return "the daemon's own Palette user";
@@ -251,25 +275,33 @@ class KeyJudge {
     return std::nullopt;
   }
 
-  const std::vector<const IdentityRecord*>& identities_of(const std::string& email) const {
-    static const std::vector<const IdentityRecord*> kNone;
-    const auto it = by_email_.find(email);
-    return it == by_email_.end() ? kNone : it->second;
+  // The facts of `owner`, a user of the inventory, gathered on its first
+  // key: one lookup by pointer for each further key.
+  OwnerFacts& facts_of(const PaletteUser& owner) {
+    const auto [it, added] = owner_facts_.try_emplace(&owner);
+    OwnerFacts& facts = it->second;
+    if (!added) return facts;
+    const auto email_it = by_email_.find(owner.email);
+    if (email_it == by_email_.end()) {
+      // No source knows the email: the same standing for every such owner.
+      if (!nobody_) nobody_ = owners_.judge(facts.identities());
+      facts.standing = &*nobody_;
+      return facts;
+    }
+    EmailFacts& email = email_it->second;
+    if (!email.standing) email.standing = owners_.judge(email.identities);
+    facts.email = &email;
+    facts.standing = &*email.standing;
+    return facts;
   }
 
   const TeamStanding& team_standing_of(const PaletteUser& owner) {
-    auto it = team_standings_.find(owner.uid);
-    if (it != team_standings_.end()) return it->second;
-    return team_standings_.emplace(owner.uid, teams_.judge(owner, identities_of(owner.email))).first->second;
-  }
-
-  const OwnerStanding& standing_of(const std::string& email) {
-    auto it = standings_.find(email);
-    if (it != standings_.end()) return it->second;
-    static const std::vector<const IdentityRecord*> kNone;
-    const auto ids_it = by_email_.find(email);
-    return standings_.emplace(email, owners_.judge(ids_it == by_email_.end() ? kNone : ids_it->second))
-        .first->second;
+    // Without Palette's team listing there is nothing to judge (TeamJudge
+    // says so for every such user alike), and nothing worth keeping.
+    if (!owner.teams) return no_teams_;
+    OwnerFacts& facts = facts_of(owner);
+    if (!facts.teams) facts.teams = teams_.judge(owner, facts.identities());
+    return *facts.teams;
   }
 
   bool too_old(const PaletteKey& key) const {
@@ -346,7 +378,7 @@ class KeyJudge {
     if (standing.kind == OwnerStanding::Kind::entitled && policy_.reactivate_on_return &&
         revoke_reason_allows_return(ours.reason) && !expired(key) && !too_old(key) && !stale_team_revoke_due &&
         (!deadline || standing.since < *deadline)) {
-      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source,
+      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source(),
                              "entitled again since " + format_rfc3339(standing.since));
       v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
       v.note = standing.rests_on_unhealthy ? "owner entitled again; held: a source is unhealthy"
@@ -370,7 +402,7 @@ class KeyJudge {
                                 policy_.never_entitled != OwnerPolicy::revoke);
     if (teams.returned() && good_standing && policy_.reactivate_on_return && !expired(key) && !too_old(key) &&
         (!deadline || in_.now <= *deadline)) {
-      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source,
+      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source(),
                              "no stale Palette team membership left (back in the group, or no longer in the team)");
       v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
       v.note = standing.rests_on_unhealthy ? "team membership no longer stale; held: a source is unhealthy"
@@ -474,7 +506,7 @@ class KeyJudge {
           return;
         }
         apply_owner_policy(policy_.never_entitled,
-                           make_action(ActionKind::revoke, key, v, Reason::never_entitled, standing.source,
+                           make_action(ActionKind::revoke, key, v, Reason::never_entitled, standing.source(),
                                        standing.detail),
                            standing.rests_on_unhealthy, v, "owner never seen entitled");
         return;
@@ -483,9 +515,9 @@ class KeyJudge {
           wait(v, standing, std::string(to_string(standing.reason)));
           return;
         }
-        v.action = make_action(ActionKind::revoke, key, v, standing.reason, standing.source, standing.detail);
+        v.action = make_action(ActionKind::revoke, key, v, standing.reason, standing.source(), standing.detail);
         v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
-        v.note = standing.rests_on_unhealthy ? "owner left; held: source " + standing.source + " is unhealthy"
+        v.note = standing.rests_on_unhealthy ? "owner left; held: source " + standing.source() + " is unhealthy"
                                              : "owner left";
         return;
     }
@@ -501,9 +533,16 @@ class KeyJudge {
   const Policy& policy_;
   OwnerJudge owners_;
   TeamJudge teams_;
-  std::unordered_map<std::string, TeamStanding> team_standings_;  // by owner uid
-  std::unordered_map<std::string, std::vector<const IdentityRecord*>> by_email_;
-  std::unordered_map<std::string, OwnerStanding> standings_;
+  // The emails by_email_ views of subject references point at.
+  std::vector<std::pair<std::string, const IdentityRecord*>> references_;
+  // Keys are views into the caller's identities (or references_), which
+  // outlive the judge: a full plan does not copy 100,000 emails to look
+  // them up.
+  std::unordered_map<std::string_view, EmailFacts> by_email_;
+  std::optional<OwnerStanding> nobody_;  // the standing of an email no source knows
+  // By the inventory's users, which outlive the judge.
+  std::unordered_map<const PaletteUser*, OwnerFacts> owner_facts_;
+  const TeamStanding no_teams_{};
   std::unordered_set<std::string> exempt_users_;
 };
 
