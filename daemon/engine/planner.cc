@@ -28,16 +28,14 @@ struct OwnerStanding {
   Reason reason = Reason::identity_inactive;  // for departed
   Timestamp since{};        // departed: when the departure was first seen;
                             // entitled: since when; never_entitled: first seen
-  // The identity the standing rests on; null for unknown. A pointer, not
-  // copies of its names: a standing is kept for every owner of a full plan.
+  // The identity the standing rests on; null for unknown.
   const IdentityRecord* by = nullptr;
+  std::string identity;  // "source/subject" of `by`, built once for all the owner's keys
   std::string detail;
   bool rests_on_unhealthy = false;  // some source it rests on is unhealthy
 
   // The source the standing rests on; empty for unknown.
   std::string source() const { return by ? by->source : std::string(); }
-  // "source/subject" of that identity; empty for unknown.
-  std::string identity() const { return by ? by->source + "/" + by->subject_id : std::string(); }
 };
 
 // Identities of one source that share an email are one person's accounts in
@@ -171,7 +169,10 @@ class OwnerJudge {
     return out;
   }
 
-  static void set_identity(OwnerStanding& out, const IdentityRecord& r) { out.by = &r; }
+  static void set_identity(OwnerStanding& out, const IdentityRecord& r) {
+    out.by = &r;
+    out.identity = r.source + "/" + r.subject_id;
+  }
 
   const Policy& policy_;
   const std::set<std::string>& unhealthy_;
@@ -186,7 +187,7 @@ bool revoke_reason_allows_return(Reason r) {
 class KeyJudge {
  public:
   explicit KeyJudge(const PlanInput& in)
-      : in_(in), policy_(*in.policy), owners_(*in.policy, in.unhealthy_sources),
+      : in_(in), policy_(*in.policy), standings_(*in.policy, in.unhealthy_sources),
         teams_(*in.inventory, *in.identities, in.unhealthy_sources, in.policy->revoke_after, in.now),
         references_(join_subject_references(*in.identities)) {
     by_email_.reserve(in.identities->size());
@@ -194,46 +195,50 @@ class KeyJudge {
       if (!r.email.empty()) by_email_[r.email].identities.push_back(&r);
     }
     for (const auto& [email, reference] : references_) by_email_[email].identities.push_back(reference);
-    owner_facts_.reserve(in.inventory->users_by_uid.size());
+    owners_.reserve(in.inventory->users_by_uid.size());
+    for (const auto& [uid, user] : in.inventory->users_by_uid) owners_.try_emplace(uid, OwnerFacts{&user});
     exempt_users_.insert(policy_.exempt_users.begin(), policy_.exempt_users.end());
   }
 
-  KeyVerdict judge(const PaletteKey& key) {
-    KeyVerdict v;
+  // Fills `v`, a default KeyVerdict, in place: the caller's vector holds
+  // 250,000 of them at full scale, and moving each one in costs as much as
+  // filling it.
+  void judge(const PaletteKey& key, KeyVerdict& v) {
     v.key_uid = key.uid;
     v.key_name = key.name;
     v.owner_uid = key.owner_uid;
     v.key_active = key.active;
-    const auto user_it = in_.inventory->users_by_uid.find(key.owner_uid);
-    const PaletteUser* owner = user_it == in_.inventory->users_by_uid.end() ? nullptr : &user_it->second;
+    const auto owner_it = owners_.find(key.owner_uid);
+    OwnerFacts* facts = owner_it == owners_.end() ? nullptr : &owner_it->second;
+    const PaletteUser* owner = facts ? facts->user : nullptr;
     if (owner) v.owner_email = owner->email;
 
     if (auto exempt = exemption(key, owner)) {
       v.kind = VerdictKind::exempt;
       v.note = *exempt;
-      return v;
+      return;
     }
     const auto rec_it = in_.revoked_by_us->find(key.uid);
     const RevokedKeyRecord* ours = rec_it == in_.revoked_by_us->end() ? nullptr : &rec_it->second;
 
     if (!owner) {
       judge_owner_missing(key, ours, v);
-      return v;
+      return;
     }
-    const OwnerStanding& standing = *facts_of(*owner).standing;
-    v.identity = standing.identity();
+    const OwnerStanding& standing = standing_of(*facts);
+    v.identity = standing.identity;
 
     if (ours && !key.active) {
-      judge_revoked_by_us(key, *ours, *owner, standing, v);
-      return v;
+      judge_revoked_by_us(key, *ours, *facts, standing, v);
+      return;
     }
     if (!key.active) {
       v.kind = VerdictKind::inactive;
       v.note = "already inactive; not revoked by keywarden, left alone";
-      return v;
+      return;
     }
     judge_active_key(key, standing, v);
-    apply_stale_teams(key, *owner, v);
+    apply_stale_teams(key, *facts, v);
     if ((v.kind == VerdictKind::keep || v.kind == VerdictKind::report) && too_old(key)) {
       v.kind = VerdictKind::act;
       v.action = make_action(ActionKind::revoke, key, v, Reason::key_too_old, "",
@@ -241,7 +246,6 @@ class KeyJudge {
                                  describe_duration(*policy_.max_key_age));
       v.note = "key older than max_key_age";
     }
-    return v;
   }
 
  private:
@@ -251,9 +255,11 @@ class KeyJudge {
     std::optional<OwnerStanding> standing;
   };
 
-  // Everything known about one Palette user. Pointers point into by_email_
-  // and nobody_, whose elements stay put.
+  // Everything known about one Palette user. Pointers point into the
+  // inventory, by_email_ and nobody_, whose elements stay put.
   struct OwnerFacts {
+    const PaletteUser* user = nullptr;
+    // Set on the user's first key:
     const EmailFacts* email = nullptr;  // null when no source knows the user's email
     const OwnerStanding* standing = nullptr;
     std::optional<TeamStanding> teams;  // judged on first use
@@ -275,32 +281,30 @@ class KeyJudge {
     return std::nullopt;
   }
 
-  // The facts of `owner`, a user of the inventory, gathered on its first
-  // key: one lookup by pointer for each further key.
-  OwnerFacts& facts_of(const PaletteUser& owner) {
-    const auto [it, added] = owner_facts_.try_emplace(&owner);
-    OwnerFacts& facts = it->second;
-    if (!added) return facts;
-    const auto email_it = by_email_.find(owner.email);
+  // What the sources say about the owner's email, judged on the owner's
+  // first key.
+  const OwnerStanding& standing_of(OwnerFacts& facts) {
+    if (facts.standing) return *facts.standing;
+    const auto email_it = by_email_.find(facts.user->email);
     if (email_it == by_email_.end()) {
       // No source knows the email: the same standing for every such owner.
-      if (!nobody_) nobody_ = owners_.judge(facts.identities());
+      if (!nobody_) nobody_ = standings_.judge(facts.identities());
       facts.standing = &*nobody_;
-      return facts;
+      return *facts.standing;
     }
     EmailFacts& email = email_it->second;
-    if (!email.standing) email.standing = owners_.judge(email.identities);
+    if (!email.standing) email.standing = standings_.judge(email.identities);
     facts.email = &email;
     facts.standing = &*email.standing;
-    return facts;
+    return *facts.standing;
   }
 
-  const TeamStanding& team_standing_of(const PaletteUser& owner) {
+  // Called after standing_of(facts), which joins the owner's identities.
+  const TeamStanding& team_standing_of(OwnerFacts& facts) {
     // Without Palette's team listing there is nothing to judge (TeamJudge
     // says so for every such user alike), and nothing worth keeping.
-    if (!owner.teams) return no_teams_;
-    OwnerFacts& facts = facts_of(owner);
-    if (!facts.teams) facts.teams = teams_.judge(owner, facts.identities());
+    if (!facts.user->teams) return no_teams_;
+    if (!facts.teams) facts.teams = teams_.judge(*facts.user, facts.identities());
     return *facts.teams;
   }
 
@@ -363,7 +367,7 @@ class KeyJudge {
 
   // A key keywarden revoked and that is still inactive: reactivate on return
   // within the grace, delete once the grace is over, otherwise wait.
-  void judge_revoked_by_us(const PaletteKey& key, const RevokedKeyRecord& ours, const PaletteUser& owner,
+  void judge_revoked_by_us(const PaletteKey& key, const RevokedKeyRecord& ours, OwnerFacts& owner,
                            const OwnerStanding& standing, KeyVerdict& v) {
     const std::optional<Timestamp> deadline =
         policy_.delete_after ? std::optional<Timestamp>(ours.revoked_at + *policy_.delete_after) : std::nullopt;
@@ -393,7 +397,7 @@ class KeyJudge {
   // Palette no longer lists them in the team), if the owner is otherwise in
   // good standing. When Palette's teams were not read, nothing is known:
   // the key stays revoked.
-  void judge_revoked_for_stale_team(const PaletteKey& key, const RevokedKeyRecord& ours, const PaletteUser& owner,
+  void judge_revoked_for_stale_team(const PaletteKey& key, const RevokedKeyRecord& ours, OwnerFacts& owner,
                                     const OwnerStanding& standing, const std::optional<Timestamp>& deadline,
                                     KeyVerdict& v) {
     const TeamStanding& teams = team_standing_of(owner);
@@ -416,7 +420,7 @@ class KeyJudge {
   // SPEC §9 on an active key whose owner is otherwise kept (or only
   // reported): list the owner's stale team memberships, and under
   // stale_teams = revoke, revoke the key for them.
-  void apply_stale_teams(const PaletteKey& key, const PaletteUser& owner, KeyVerdict& v) {
+  void apply_stale_teams(const PaletteKey& key, OwnerFacts& owner, KeyVerdict& v) {
     if (policy_.stale_teams == OwnerPolicy::ignore) return;
     if (v.kind != VerdictKind::keep && v.kind != VerdictKind::report) return;
     const TeamStanding& teams = team_standing_of(owner);
@@ -531,7 +535,7 @@ class KeyJudge {
 
   const PlanInput& in_;
   const Policy& policy_;
-  OwnerJudge owners_;
+  OwnerJudge standings_;
   TeamJudge teams_;
   // The emails by_email_ views of subject references point at.
   std::vector<std::pair<std::string, const IdentityRecord*>> references_;
@@ -540,8 +544,10 @@ class KeyJudge {
   // them up.
   std::unordered_map<std::string_view, EmailFacts> by_email_;
   std::optional<OwnerStanding> nobody_;  // the standing of an email no source knows
-  // By the inventory's users, which outlive the judge.
-  std::unordered_map<const PaletteUser*, OwnerFacts> owner_facts_;
+  // Every user of the inventory by uid, viewing the inventory's keys, which
+  // outlive the judge. Stands in for users_by_uid, so that a key's owner and
+  // what is known of them take one lookup.
+  std::unordered_map<std::string_view, OwnerFacts> owners_;
   const TeamStanding no_teams_{};
   std::unordered_set<std::string> exempt_users_;
 };
@@ -556,7 +562,7 @@ std::vector<KeyVerdict> judge_keys(const PlanInput& input) {
   KeyJudge judge(input);
   std::vector<KeyVerdict> out;
   out.reserve(input.inventory->keys.size());
-  for (const auto& key : input.inventory->keys) out.push_back(judge.judge(key));
+  for (const auto& key : input.inventory->keys) judge.judge(key, out.emplace_back());
   return out;
 }
 
