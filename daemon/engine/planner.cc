@@ -320,12 +320,14 @@ class KeyJudge {
     return *facts.standing;
   }
 
-  // Called after standing_of(facts), which joins the owner's identities.
   const TeamStanding& team_standing_of(OwnerFacts& facts) {
     // Without Palette's team listing there is nothing to judge (TeamJudge
     // says so for every such user alike), and nothing worth keeping.
     if (!facts.user->teams) return no_teams_;
-    if (!facts.teams) facts.teams = teams_.judge(*facts.user, facts.identities());
+    if (!facts.teams) {
+      standing_of(facts);  // joins the owner's identities, if not done yet
+      facts.teams = teams_.judge(*facts.user, facts.identities());
+    }
     return *facts.teams;
   }
 
