@@ -3,8 +3,12 @@
 // wall time and peak memory (SPEC §7: under 2 s and 400 MB on 2 cores).
 //
 //   plan_scale prepare DB   writes the identities into a fresh store
-//   plan_scale plan DB      loads them and plans (run it as its own process
-//                           so that peak RSS is the plan's alone)
+//   plan_scale plan DB [VERDICTS]
+//                           loads them and plans (run it as its own process
+//                           so that peak RSS is the plan's alone); with
+//                           VERDICTS, also writes every verdict and action
+//                           there, one per line, so that a change meant to
+//                           be faster can be shown to decide exactly the same
 //   plan_scale reread DB    a later full read of the same directory with 10
 //                           people changed
 //
@@ -18,6 +22,8 @@
 #include <thread>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <stdexcept>
 
 #include "bench/tenant_fixture.h"
 #include "daemon/engine/planner.h"
@@ -31,6 +37,15 @@ const Timestamp kNow = *parse_rfc3339("2026-11-26T10:00:00Z");
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// User and system CPU time of the process so far: unlike wall time, it does
+// not grow when other work on the machine takes the cores away.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
 long peak_rss_mb() {
@@ -70,12 +85,49 @@ class ConcurrentWriter {
   std::thread thread_;
 };
 
+// Every field of every verdict, action and stale membership, one per line:
+// two plans decide the same exactly when their dumps are byte-identical.
+void write_plan(const Plan& plan, const std::filesystem::path& path) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  const auto action = [&](const Action& a) {
+    out << to_string(a.kind) << '|' << a.key_uid << '|' << a.key_name << '|' << a.owner_uid << '|'
+        << a.owner_email << '|' << to_string(a.reason) << '|' << a.source << '|' << a.detail;
+  };
+  const auto stale = [&](const StaleMembership& m) {
+    out << m.owner_uid << '|' << m.owner_email << '|' << m.team << '|' << m.source << '|' << m.group << '|'
+        << format_rfc3339(m.left_at);
+  };
+  for (const auto& v : plan.verdicts) {
+    out << "verdict|" << v.key_uid << '|' << v.key_name << '|' << v.owner_uid << '|' << v.owner_email << '|'
+        << v.identity << '|' << v.key_active << '|' << to_string(v.kind) << '|' << v.note << "|action:";
+    if (v.action) action(*v.action);
+    for (const auto& m : v.stale_teams) {
+      out << "|stale:";
+      stale(m);
+    }
+    out << '\n';
+  }
+  for (const auto& a : plan.actions) {
+    out << "action|";
+    action(a);
+    out << '\n';
+  }
+  for (const auto& m : plan.stale_teams) {
+    out << "stale|";
+    stale(m);
+    out << '\n';
+  }
+  if (!out) throw std::runtime_error("plan_scale: cannot write " + path.string());
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 3 || (std::strcmp(argv[1], "prepare") != 0 && std::strcmp(argv[1], "plan") != 0 &&
-                    std::strcmp(argv[1], "reread") != 0)) {
-    std::fprintf(stderr, "usage: plan_scale prepare|plan|reread DB\n");
+  const bool plan_with_dump = argc == 4 && std::strcmp(argv[1], "plan") == 0;
+  if ((argc != 3 && !plan_with_dump) ||
+      (std::strcmp(argv[1], "prepare") != 0 && std::strcmp(argv[1], "plan") != 0 &&
+       std::strcmp(argv[1], "reread") != 0)) {
+    std::fprintf(stderr, "usage: plan_scale prepare|reread DB\n       plan_scale plan DB [VERDICTS]\n");
     return 2;
   }
   const std::filesystem::path db = argv[2];
@@ -101,17 +153,18 @@ int main(int argc, char** argv) {
                 t.identities.size(), seconds_since(start), pushes.longest_wait_ms(), pushes.writes());
     return 0;
   }
-  auto t = bench::make_tenant(100'000, 10, 250'000, kNow);  // the inventory Palette would return
-  t.identities.clear();
-  t.identities.shrink_to_fit();
-  t.records.clear();
-  t.records.shrink_to_fit();
+  // The inventory Palette would return, alone: building the fixture's
+  // identities too, only to free them, would set a high-water mark of its own
+  // that ru_maxrss then reports as the plan's.
+  const auto t = bench::make_tenant(100'000, 10, 250'000, kNow, bench::TenantParts::palette_only);
   const long base_mb = peak_rss_mb();
+  const double cpu_start = cpu_seconds();
   const auto start = std::chrono::steady_clock::now();
   auto store = Store::open(db);
   const auto identities = store->load_identities();
   const auto revoked = store->revoked_keys();
   const double load_s = seconds_since(start);
+  const double load_cpu_s = cpu_seconds() - cpu_start;
   size_t memberships = 0;
   for (const auto& r : identities) memberships += r.memberships.size();
   PlanInput in;
@@ -122,9 +175,13 @@ int main(int argc, char** argv) {
   in.policy = &t.policy;
   const auto plan = make_plan("p-scale", kNow, judge_keys(in));
   const double total_s = seconds_since(start);
+  const double total_cpu_s = cpu_seconds() - cpu_start;
   std::printf("plan: %zu identities, %zu memberships, %zu keys -> %zu actions\n", identities.size(), memberships,
               t.inventory.keys.size(), plan.actions.size());
   std::printf("plan: load %.2f s, judge %.2f s, total %.2f s\n", load_s, total_s - load_s, total_s);
+  std::printf("plan: CPU time: load %.2f s, judge %.2f s, total %.2f s\n", load_cpu_s, total_cpu_s - load_cpu_s,
+              total_cpu_s);
   std::printf("plan: peak RSS %ld MB (of which the synthetic Palette inventory %ld MB)\n", peak_rss_mb(), base_mb);
+  if (plan_with_dump) write_plan(plan, argv[3]);
   return 0;
 }

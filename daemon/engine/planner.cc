@@ -5,7 +5,9 @@
 #include <fnmatch.h>
 
 #include <algorithm>
+#include <array>
 #include <optional>
+#include <string_view>
 #include <unordered_set>
 
 namespace keywarden {
@@ -27,10 +29,14 @@ struct OwnerStanding {
   Reason reason = Reason::identity_inactive;  // for departed
   Timestamp since{};        // departed: when the departure was first seen;
                             // entitled: since when; never_entitled: first seen
-  std::string source;       // the source the standing rests on
-  std::string identity;     // "source/subject"
+  // The identity the standing rests on; null for unknown.
+  const IdentityRecord* by = nullptr;
+  std::string identity;  // "source/subject" of `by`, built once for all the owner's keys
   std::string detail;
   bool rests_on_unhealthy = false;  // some source it rests on is unhealthy
+
+  // The source the standing rests on; empty for unknown.
+  std::string source() const { return by ? by->source : std::string(); }
 };
 
 // Identities of one source that share an email are one person's accounts in
@@ -165,7 +171,7 @@ class OwnerJudge {
   }
 
   static void set_identity(OwnerStanding& out, const IdentityRecord& r) {
-    out.source = r.source;
+    out.by = &r;
     out.identity = r.source + "/" + r.subject_id;
   }
 
@@ -180,55 +186,101 @@ bool revoke_reason_allows_return(Reason r) {
 }
 
 class KeyJudge {
+ private:
+  // Everything known about one email, judged on first use.
+  struct EmailFacts {
+    std::vector<const IdentityRecord*> identities;  // every source's identities joined by it
+    std::optional<OwnerStanding> standing;
+  };
+
+  // Everything known about one Palette user. Pointers point into the
+  // inventory, by_email_ and nobody_, whose elements stay put.
+  struct OwnerFacts {
+    const PaletteUser* user = nullptr;
+    // Set on the user's first key:
+    const EmailFacts* email = nullptr;  // null when no source knows the user's email
+    const OwnerStanding* standing = nullptr;
+    std::optional<TeamStanding> teams;  // judged on first use
+
+    const std::vector<const IdentityRecord*>& identities() const {
+      static const std::vector<const IdentityRecord*> kNone;
+      return email ? email->identities : kNone;
+    }
+  };
+
  public:
   explicit KeyJudge(const PlanInput& in)
-      : in_(in), policy_(*in.policy), owners_(*in.policy, in.unhealthy_sources),
-        teams_(*in.inventory, *in.identities, in.unhealthy_sources, in.policy->revoke_after, in.now) {
+      : in_(in), policy_(*in.policy), standings_(*in.policy, in.unhealthy_sources),
+        teams_(*in.inventory, *in.identities, in.unhealthy_sources, in.policy->revoke_after, in.now),
+        references_(join_subject_references(*in.identities)) {
+    by_email_.reserve(in.identities->size());
     for (const auto& r : *in.identities) {
-      if (!r.email.empty()) by_email_[r.email].push_back(&r);
+      if (!r.email.empty()) by_email_[r.email].identities.push_back(&r);
     }
-    for (const auto& [email, reference] : join_subject_references(*in.identities)) {
-      by_email_[email].push_back(reference);
-    }
+    for (const auto& [email, reference] : references_) by_email_[email].identities.push_back(reference);
+    owners_.reserve(in.inventory->users_by_uid.size());
+    for (const auto& [uid, user] : in.inventory->users_by_uid) owners_.try_emplace(uid, OwnerFacts{&user});
     exempt_users_.insert(policy_.exempt_users.begin(), policy_.exempt_users.end());
   }
 
-  KeyVerdict judge(const PaletteKey& key) {
-    KeyVerdict v;
+  // Appends one verdict per key to `out`, in order.
+  void judge_all(const std::vector<PaletteKey>& keys, std::vector<KeyVerdict>& out) {
+    // Owners are looked up a batch ahead, in a loop that does nothing else:
+    // at full scale each lookup is a cache miss, and only a tight loop of
+    // independent lookups lets the processor wait for several at once.
+    constexpr size_t kBatch = 32;
+    std::array<OwnerFacts*, kBatch> owners{};
+    for (size_t begin = 0; begin < keys.size(); begin += kBatch) {
+      const size_t end = std::min(keys.size(), begin + kBatch);
+      for (size_t i = begin; i < end; ++i) owners[i - begin] = owner_of(keys[i]);
+      // Each verdict is filled where it will stay: moving 250,000 of them
+      // into place costs as much as filling them.
+      for (size_t i = begin; i < end; ++i) judge(keys[i], owners[i - begin], out.emplace_back());
+    }
+  }
+
+ private:
+  OwnerFacts* owner_of(const PaletteKey& key) {
+    const auto it = owners_.find(key.owner_uid);
+    return it == owners_.end() ? nullptr : &it->second;
+  }
+
+  // Fills `v`, a default KeyVerdict. `facts` is the key's owner, null when
+  // Palette has no such user.
+  void judge(const PaletteKey& key, OwnerFacts* facts, KeyVerdict& v) {
     v.key_uid = key.uid;
     v.key_name = key.name;
     v.owner_uid = key.owner_uid;
     v.key_active = key.active;
-    const auto user_it = in_.inventory->users_by_uid.find(key.owner_uid);
-    const PaletteUser* owner = user_it == in_.inventory->users_by_uid.end() ? nullptr : &user_it->second;
+    const PaletteUser* owner = facts ? facts->user : nullptr;
     if (owner) v.owner_email = owner->email;
 
     if (auto exempt = exemption(key, owner)) {
       v.kind = VerdictKind::exempt;
       v.note = *exempt;
-      return v;
+      return;
     }
     const auto rec_it = in_.revoked_by_us->find(key.uid);
     const RevokedKeyRecord* ours = rec_it == in_.revoked_by_us->end() ? nullptr : &rec_it->second;
 
     if (!owner) {
       judge_owner_missing(key, ours, v);
-      return v;
+      return;
     }
-    const OwnerStanding& standing = standing_of(owner->email);
-    if (!standing.identity.empty()) v.identity = standing.identity;
+    const OwnerStanding& standing = standing_of(*facts);
+    v.identity = standing.identity;
 
     if (ours && !key.active) {
-      judge_revoked_by_us(key, *ours, *owner, standing, v);
-      return v;
+      judge_revoked_by_us(key, *ours, *facts, standing, v);
+      return;
     }
     if (!key.active) {
       v.kind = VerdictKind::inactive;
       v.note = "already inactive; not revoked by keywarden, left alone";
-      return v;
+      return;
     }
     judge_active_key(key, standing, v);
-    apply_stale_teams(key, *owner, v);
+    apply_stale_teams(key, *facts, v);
     if ((v.kind == VerdictKind::keep || v.kind == VerdictKind::report) && too_old(key)) {
       v.kind = VerdictKind::act;
       v.action = make_action(ActionKind::revoke, key, v, Reason::key_too_old, "",
@@ -236,7 +288,6 @@ class KeyJudge {
                                  describe_duration(*policy_.max_key_age));
       v.note = "key older than max_key_age";
     }
-    return v;
   }
 
  private:
@@ -251,25 +302,33 @@ class KeyJudge {
     return std::nullopt;
   }
 
-  const std::vector<const IdentityRecord*>& identities_of(const std::string& email) const {
-    static const std::vector<const IdentityRecord*> kNone;
-    const auto it = by_email_.find(email);
-    return it == by_email_.end() ? kNone : it->second;
+  // What the sources say about the owner's email, judged on the owner's
+  // first key.
+  const OwnerStanding& standing_of(OwnerFacts& facts) {
+    if (facts.standing) return *facts.standing;
+    const auto email_it = by_email_.find(facts.user->email);
+    if (email_it == by_email_.end()) {
+      // No source knows the email: the same standing for every such owner.
+      if (!nobody_) nobody_ = standings_.judge(facts.identities());
+      facts.standing = &*nobody_;
+      return *facts.standing;
+    }
+    EmailFacts& email = email_it->second;
+    if (!email.standing) email.standing = standings_.judge(email.identities);
+    facts.email = &email;
+    facts.standing = &*email.standing;
+    return *facts.standing;
   }
 
-  const TeamStanding& team_standing_of(const PaletteUser& owner) {
-    auto it = team_standings_.find(owner.uid);
-    if (it != team_standings_.end()) return it->second;
-    return team_standings_.emplace(owner.uid, teams_.judge(owner, identities_of(owner.email))).first->second;
-  }
-
-  const OwnerStanding& standing_of(const std::string& email) {
-    auto it = standings_.find(email);
-    if (it != standings_.end()) return it->second;
-    static const std::vector<const IdentityRecord*> kNone;
-    const auto ids_it = by_email_.find(email);
-    return standings_.emplace(email, owners_.judge(ids_it == by_email_.end() ? kNone : ids_it->second))
-        .first->second;
+  const TeamStanding& team_standing_of(OwnerFacts& facts) {
+    // Without Palette's team listing there is nothing to judge (TeamJudge
+    // says so for every such user alike), and nothing worth keeping.
+    if (!facts.user->teams) return no_teams_;
+    if (!facts.teams) {
+      standing_of(facts);  // joins the owner's identities, if not done yet
+      facts.teams = teams_.judge(*facts.user, facts.identities());
+    }
+    return *facts.teams;
   }
 
   bool too_old(const PaletteKey& key) const {
@@ -331,7 +390,7 @@ class KeyJudge {
 
   // A key keywarden revoked and that is still inactive: reactivate on return
   // within the grace, delete once the grace is over, otherwise wait.
-  void judge_revoked_by_us(const PaletteKey& key, const RevokedKeyRecord& ours, const PaletteUser& owner,
+  void judge_revoked_by_us(const PaletteKey& key, const RevokedKeyRecord& ours, OwnerFacts& owner,
                            const OwnerStanding& standing, KeyVerdict& v) {
     const std::optional<Timestamp> deadline =
         policy_.delete_after ? std::optional<Timestamp>(ours.revoked_at + *policy_.delete_after) : std::nullopt;
@@ -346,7 +405,7 @@ class KeyJudge {
     if (standing.kind == OwnerStanding::Kind::entitled && policy_.reactivate_on_return &&
         revoke_reason_allows_return(ours.reason) && !expired(key) && !too_old(key) && !stale_team_revoke_due &&
         (!deadline || standing.since < *deadline)) {
-      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source,
+      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source(),
                              "entitled again since " + format_rfc3339(standing.since));
       v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
       v.note = standing.rests_on_unhealthy ? "owner entitled again; held: a source is unhealthy"
@@ -361,7 +420,7 @@ class KeyJudge {
   // Palette no longer lists them in the team), if the owner is otherwise in
   // good standing. When Palette's teams were not read, nothing is known:
   // the key stays revoked.
-  void judge_revoked_for_stale_team(const PaletteKey& key, const RevokedKeyRecord& ours, const PaletteUser& owner,
+  void judge_revoked_for_stale_team(const PaletteKey& key, const RevokedKeyRecord& ours, OwnerFacts& owner,
                                     const OwnerStanding& standing, const std::optional<Timestamp>& deadline,
                                     KeyVerdict& v) {
     const TeamStanding& teams = team_standing_of(owner);
@@ -370,7 +429,7 @@ class KeyJudge {
                                 policy_.never_entitled != OwnerPolicy::revoke);
     if (teams.returned() && good_standing && policy_.reactivate_on_return && !expired(key) && !too_old(key) &&
         (!deadline || in_.now <= *deadline)) {
-      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source,
+      v.action = make_action(ActionKind::reactivate, key, v, Reason::re_entitled, standing.source(),
                              "no stale Palette team membership left (back in the group, or no longer in the team)");
       v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
       v.note = standing.rests_on_unhealthy ? "team membership no longer stale; held: a source is unhealthy"
@@ -384,7 +443,7 @@ class KeyJudge {
   // SPEC §9 on an active key whose owner is otherwise kept (or only
   // reported): list the owner's stale team memberships, and under
   // stale_teams = revoke, revoke the key for them.
-  void apply_stale_teams(const PaletteKey& key, const PaletteUser& owner, KeyVerdict& v) {
+  void apply_stale_teams(const PaletteKey& key, OwnerFacts& owner, KeyVerdict& v) {
     if (policy_.stale_teams == OwnerPolicy::ignore) return;
     if (v.kind != VerdictKind::keep && v.kind != VerdictKind::report) return;
     const TeamStanding& teams = team_standing_of(owner);
@@ -474,7 +533,7 @@ class KeyJudge {
           return;
         }
         apply_owner_policy(policy_.never_entitled,
-                           make_action(ActionKind::revoke, key, v, Reason::never_entitled, standing.source,
+                           make_action(ActionKind::revoke, key, v, Reason::never_entitled, standing.source(),
                                        standing.detail),
                            standing.rests_on_unhealthy, v, "owner never seen entitled");
         return;
@@ -483,9 +542,9 @@ class KeyJudge {
           wait(v, standing, std::string(to_string(standing.reason)));
           return;
         }
-        v.action = make_action(ActionKind::revoke, key, v, standing.reason, standing.source, standing.detail);
+        v.action = make_action(ActionKind::revoke, key, v, standing.reason, standing.source(), standing.detail);
         v.kind = standing.rests_on_unhealthy ? VerdictKind::held : VerdictKind::act;
-        v.note = standing.rests_on_unhealthy ? "owner left; held: source " + standing.source + " is unhealthy"
+        v.note = standing.rests_on_unhealthy ? "owner left; held: source " + standing.source() + " is unhealthy"
                                              : "owner left";
         return;
     }
@@ -499,11 +558,20 @@ class KeyJudge {
 
   const PlanInput& in_;
   const Policy& policy_;
-  OwnerJudge owners_;
+  OwnerJudge standings_;
   TeamJudge teams_;
-  std::unordered_map<std::string, TeamStanding> team_standings_;  // by owner uid
-  std::unordered_map<std::string, std::vector<const IdentityRecord*>> by_email_;
-  std::unordered_map<std::string, OwnerStanding> standings_;
+  // The emails by_email_ views of subject references point at.
+  std::vector<std::pair<std::string, const IdentityRecord*>> references_;
+  // Keys are views into the caller's identities (or references_), which
+  // outlive the judge: a full plan does not copy 100,000 emails to look
+  // them up.
+  std::unordered_map<std::string_view, EmailFacts> by_email_;
+  std::optional<OwnerStanding> nobody_;  // the standing of an email no source knows
+  // Every user of the inventory by uid, viewing the inventory's keys, which
+  // outlive the judge. Stands in for users_by_uid, so that a key's owner and
+  // what is known of them take one lookup.
+  std::unordered_map<std::string_view, OwnerFacts> owners_;
+  const TeamStanding no_teams_{};
   std::unordered_set<std::string> exempt_users_;
 };
 
@@ -517,7 +585,7 @@ std::vector<KeyVerdict> judge_keys(const PlanInput& input) {
   KeyJudge judge(input);
   std::vector<KeyVerdict> out;
   out.reserve(input.inventory->keys.size());
-  for (const auto& key : input.inventory->keys) out.push_back(judge.judge(key));
+  judge.judge_all(input.inventory->keys, out);
   return out;
 }
 
