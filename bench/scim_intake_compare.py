@@ -75,7 +75,9 @@ class Wrk:
         self.requests = int(re.search(r"(\d+) requests in", self.output).group(1))
         counts = re.search(r"created (\d+) failed (\d+)", self.output)
         self.created, self.failed = int(counts.group(1)), int(counts.group(2))
-        latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", self.output, re.M))
+        latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", self.output, re.M))
+        socket_errors = re.search(r"Socket errors: (.*)", self.output)
+        self.socket_errors = socket_errors.group(1) if socket_errors else ""
         self.p50, self.p99 = latency.get("50", "?"), latency.get("99", "?")
 
 
@@ -146,6 +148,8 @@ def measure(server, args, tag):
     print(f"  {server.name:9} {run.rps:9.0f} requests/s  p50 {run.p50:>8} p99 {run.p99:>8}  "
           f"{run.created} created (201), {run.failed} other; stored {before} -> {after} (+{grown}) "
           f"{'ok' if durable else 'MISMATCH'}  load {load}", flush=True)
+    if run.socket_errors:
+        print(f"    wrk socket errors: {run.socket_errors}")
     if not durable:
         raise SystemExit(f"{server.name}: {run.created} answers 201 but the store grew by {grown}")
     return run, after, load
