@@ -82,12 +82,19 @@ class Wrk:
 
 
 class Server:
-    """What the comparison needs of a SCIM server: its URL and user count."""
+    """What the comparison needs of a SCIM server: its URL, user count and CPU time."""
 
-    def __init__(self, name, port):
+    def __init__(self, name, port, pid):
         self.name = name
         self.port = port
+        self.pid = pid
         self.url = f"http://127.0.0.1:{port}"
+
+    def cpu_seconds(self):
+        """User + system CPU time of the server process so far (all its threads)."""
+        with open(f"/proc/{self.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stored_users(self):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=300)
@@ -117,7 +124,7 @@ class ScimmyServer(Server):
         if self.proc.poll() is not None:
             raise RuntimeError("scimmy server exited at once; see " + self.log.name)
         with open(port_file) as f:
-            super().__init__("scimmy", int(f.read().strip()))
+            super().__init__("scimmy", int(f.read().strip()), self.proc.pid)
         with open("/proc/%d/cmdline" % self.proc.pid, "rb") as f:
             self.cmdline = f.read().replace(b"\0", b" ").decode().strip()
 
@@ -139,7 +146,9 @@ def measure(server, args, tag):
     """One wrk window against `server`; checks that every 201 was stored."""
     before = server.stored_users()
     load = load_average()
+    cpu_before = server.cpu_seconds()
     run = Wrk(server.url, args, args.seconds, tag)
+    run.cpu_ms_per_request = (server.cpu_seconds() - cpu_before) * 1000 / max(run.requests, 1)
     after = server.stored_users()
     grown = after - before
     # A 201 is sent only for a stored user; requests in flight when wrk's
@@ -147,7 +156,7 @@ def measure(server, args, tag):
     durable = run.created <= grown <= run.created + args.connections
     print(f"  {server.name:9} {run.rps:9.0f} requests/s  p50 {run.p50:>8} p99 {run.p99:>8}  "
           f"{run.created} created (201), {run.failed} other; stored {before} -> {after} (+{grown}) "
-          f"{'ok' if durable else 'MISMATCH'}  load {load}", flush=True)
+          f"{'ok' if durable else 'MISMATCH'}  {run.cpu_ms_per_request:.3f} CPU ms/request  load {load}", flush=True)
     if run.socket_errors:
         print(f"    wrk socket errors: {run.socket_errors}")
     if not durable:
@@ -209,7 +218,7 @@ def main():
     try:
         daemon = DaemonProcess(ws)
         daemon.wait_ready()
-        keywarden = Server("keywarden", daemon.port)
+        keywarden = Server("keywarden", daemon.port, daemon.proc.pid)
         scimmy = ScimmyServer(token_file)
         print(f"keywarden pid {daemon.proc.pid}, state {ws.dir}/state on {file_system_of(ws.dir)}")
         print(f"scimmy pid {scimmy.proc.pid} (node {scimmy.version()}): {scimmy.cmdline}")
@@ -221,7 +230,8 @@ def main():
         node, _, _ = measure(scimmy, args, "node-")
         scimmy.stop()
         scimmy = None
-        print(f"  ratio keywarden / scimmy: {kw.rps / node.rps:.1f}x\n", flush=True)
+        print(f"  ratio keywarden / scimmy: {kw.rps / node.rps:.1f}x in requests/s, "
+              f"{node.cpu_ms_per_request / kw.cpu_ms_per_request:.1f}x in CPU time per request\n", flush=True)
 
         print("keywarden intake as the store grows:", flush=True)
         results = []
@@ -241,11 +251,12 @@ def main():
             results.append((stored, run, load))
 
         print("\nsummary")
-        print(f"  keywarden {kw.rps:.0f} requests/s, scimmy {node.rps:.0f} requests/s: "
+        print(f"  keywarden {kw.rps:.0f} requests/s ({kw.cpu_ms_per_request:.3f} CPU ms/request), "
+              f"scimmy {node.rps:.0f} requests/s ({node.cpu_ms_per_request:.3f} CPU ms/request): "
               f"{kw.rps / node.rps:.1f}x")
         for stored, run, load in results:
-            print(f"  {stored:>9} users stored: {run.rps:7.0f} requests/s (p50 {run.p50}, p99 {run.p99}); "
-                  f"load {load}")
+            print(f"  {stored:>9} users stored: {run.rps:7.0f} requests/s (p50 {run.p50}, p99 {run.p99}, "
+                  f"{run.cpu_ms_per_request:.3f} CPU ms/request); load {load}")
     finally:
         if scimmy:
             scimmy.stop()
