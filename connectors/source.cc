@@ -16,6 +16,8 @@ boost::asio::awaitable<ChangeSet> Source::read_changes(std::map<std::string, std
 
 std::optional<PushResponse> Source::authorize(const PushRequest&) const { return std::nullopt; }
 
+bool Source::may_report_departure(const PushRequest&) const { return true; }
+
 PushResponse Source::handle_push(const PushRequest&, const PushContext&) {
   PushResponse r;
   r.status = 404;

@@ -163,6 +163,13 @@ class Source {
   // Handles one push synchronously (no network I/O: it runs inside a store
   // transaction). Never throws for bad input: answers 4xx instead.
   virtual PushResponse handle_push(const PushRequest& request, const PushContext& context);
+  // False when the push, by its method and path alone, is bulk traffic that
+  // seldom ends anyone's access (a SCIM POST that creates a resource: what
+  // an IdP's initial cycle sends by the thousand). Other pushes may tell of
+  // a departure (a deactivation, a deletion, a group left, a compromise)
+  // and go ahead of bulk traffic in the store's queue; bulk pushes are
+  // still applied, in order, right after. The default: every push may.
+  virtual bool may_report_departure(const PushRequest& head) const;
 
   // Periodic work besides reading (subscriptions to keep alive, a stream's
   // status), after every full reconcile and every incremental read. Runs on

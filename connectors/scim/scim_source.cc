@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "connectors/scim/scim_attribute.h"
 #include "connectors/scim/store_scim_repository.h"
 #include "connectors/secret_match.h"
 
@@ -68,6 +69,14 @@ PushResponse ScimSource::handle_push(const PushRequest& request, const PushConte
   StoreScimRepository repository(context.resources, context.known, r.changes);  // writes r.changes
   ScimResponse scim_answer = service_.handle(scim, repository, context.now);
   return answer(std::move(scim_answer), std::move(r));
+}
+
+bool ScimSource::may_report_departure(const PushRequest& head) const {
+  if (head.method != "POST") return true;
+  std::string_view path = head.path;
+  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  return !iequals(path, "Users") && !iequals(path, "Groups");
 }
 
 PushResponse ScimSource::answer(ScimResponse scim, PushResponse r) {

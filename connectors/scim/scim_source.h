@@ -30,6 +30,9 @@ class ScimSource final : public Source {
   // One SCIM request (Users, Groups, ServiceProviderConfig, ResourceTypes,
   // Schemas), in the dialects of Entra ID, Okta and OneLogin.
   PushResponse handle_push(const PushRequest& request, const PushContext& context) override;
+  // False for a POST to /Users or /Groups (a creation); true otherwise,
+  // /Bulk included (it may carry deactivations).
+  bool may_report_departure(const PushRequest& head) const override;
 
  private:
   // `r` (whose changes the request wrote) completed with the SCIM answer; a

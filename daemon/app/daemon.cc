@@ -396,16 +396,20 @@ net::awaitable<void> Daemon::targeted_reconcile() {
 }
 
 template <class T>
-net::awaitable<T> Daemon::write_off_thread(std::function<T(Store&)> write) {
-  auto op = pushes_->run<T>(std::move(write));
+net::awaitable<T> Daemon::write_off_thread(std::function<T(Store&)> write, StoreWorker::Urgency urgency) {
+  auto op = pushes_->run<T>(std::move(write), urgency);
   co_return co_await std::move(op);
 }
 
+// Urgent: a revoke waits for its journal entry, and a push's revoke should
+// not wait behind a batch of bulk pushes twice (once for the push, once here).
 net::awaitable<void> Daemon::journal_write(std::function<void(Store&)> work) {
-  auto op = write_off_thread<bool>([work = std::move(work)](Store& store) {
-    work(store);
-    return true;
-  });
+  auto op = write_off_thread<bool>(
+      [work = std::move(work)](Store& store) {
+        work(store);
+        return true;
+      },
+      StoreWorker::Urgency::urgent);
   co_await std::move(op);
 }
 

@@ -92,7 +92,8 @@ class Daemon {
   // Runs `write` on the store worker's connection, so that the I/O thread
   // never waits for the SQLite write lock.
   template <class T>
-  boost::asio::awaitable<T> write_off_thread(std::function<T(Store&)> write);
+  boost::asio::awaitable<T> write_off_thread(std::function<T(Store&)> write,
+                                             StoreWorker::Urgency urgency = StoreWorker::Urgency::normal);
   // The executor's journal writes, on the store worker (a named coroutine:
   // a lambda coroutine's captures would not outlive its first suspension).
   boost::asio::awaitable<void> journal_write(std::function<void(Store&)> work);

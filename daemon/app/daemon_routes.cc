@@ -209,6 +209,10 @@ net::awaitable<server::Response> Daemon::handle_push(const PushTarget& target, c
   PushRequest push =
       push_request_of(request, target.subpath, std::string(target.type->push_prefix), target.name, config_.daemon.listen);
   push.body = request.body;
+  // A push that may end someone's access goes ahead of bulk traffic
+  // (StoreWorker's urgent items).
+  const auto urgency = target.source->may_report_departure(push) ? StoreWorker::Urgency::urgent
+                                                                 : StoreWorker::Urgency::normal;
   struct Outcome {
     PushResponse response;
     std::set<std::string> affected;  // of every step that committed
@@ -236,7 +240,7 @@ net::awaitable<server::Response> Daemon::handle_push(const PushTarget& target, c
     if (more) return std::nullopt;
     return std::move(*progress);
   };
-  auto op = pushes_->run_steps<Outcome>(std::move(step));
+  auto op = pushes_->run_steps<Outcome>(std::move(step), urgency);
   Outcome outcome = co_await std::move(op);
   // Durable now: acknowledge, and revoke at once (also what the steps before
   // a failed one changed).

@@ -1,5 +1,7 @@
 #include "daemon/app/store_worker.h"
 
+#include <cstddef>
+#include <iterator>
 #include <vector>
 
 namespace keywarden {
@@ -20,9 +22,39 @@ StoreWorker::~StoreWorker() {
 void StoreWorker::enqueue(Item item) {
   {
     std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(item));
+    if (item.urgent) {
+      // After the urgent items already waiting, before every ordinary one.
+      queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(urgent_waiting_.load()), std::move(item));
+      urgent_waiting_.fetch_add(1);
+    } else {
+      queue_.push_back(std::move(item));
+    }
   }
   wake_.notify_one();
+}
+
+std::deque<StoreWorker::Item> StoreWorker::take_batch() {
+  std::deque<Item> batch;
+  const size_t urgent = urgent_waiting_.load();
+  if (urgent > 0 && urgent < queue_.size() && !urgent_only_last_) {
+    batch.insert(batch.end(), std::make_move_iterator(queue_.begin()),
+                 std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(urgent)));
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(urgent));
+    urgent_only_last_ = true;
+  } else {
+    batch.swap(queue_);
+    urgent_only_last_ = false;
+  }
+  urgent_waiting_ = 0;
+  return batch;
+}
+
+void StoreWorker::put_back(std::deque<Item>& batch, size_t from) {
+  if (from >= batch.size()) return;
+  queue_.insert(queue_.begin() + static_cast<std::ptrdiff_t>(urgent_waiting_.load()),
+                std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(from)),
+                std::make_move_iterator(batch.end()));
+  batch.erase(batch.begin() + static_cast<std::ptrdiff_t>(from), batch.end());
 }
 
 std::string StoreWorker::write_failure() const {
@@ -48,7 +80,7 @@ void StoreWorker::loop() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !queue_.empty() || !resuming_.empty(); });
       if (queue_.empty() && resuming_.empty() && stopping_) return;
-      batch.swap(queue_);
+      batch = take_batch();
     }
     // Items that yielded wait for one batch of the items they yielded to,
     // which then commits after the step that was running, not after a whole
@@ -66,9 +98,16 @@ void StoreWorker::loop() {
     std::vector<bool> yielded(batch.size(), false);
     std::exception_ptr commit_error;
     batch_store_error_ = false;
+    size_t started = batch.size();  // items before this one ran in the batch
     try {
       store_->batch([&] {
         for (size_t i = 0; i < batch.size(); ++i) {
+          // An urgent item waits: commit what ran so far now, and keep the
+          // ordinary items not yet started for after it.
+          if (i > 0 && !batch[i].urgent && urgent_waiting_.load() > 0) {
+            started = i;
+            break;
+          }
           while (!batch[i].work(*store_)) {
             if (batch.size() > 1 || others_waiting()) {
               yielded[i] = true;
@@ -82,6 +121,11 @@ void StoreWorker::loop() {
       commit_error = std::current_exception();
     } catch (...) {
       commit_error = std::current_exception();
+    }
+    if (started < batch.size()) {
+      std::lock_guard lock(mutex_);
+      put_back(batch, started);
+      yielded.resize(batch.size());
     }
     if (!commit_error && !batch_store_error_) {
       std::lock_guard lock(failure_mutex_);

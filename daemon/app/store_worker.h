@@ -8,6 +8,17 @@
 // A long item can be run in steps (run_steps): between two of its steps, if
 // other items wait, the worker commits what is done and serves them first,
 // so one huge push holds the others back for one step, not for all of it.
+//
+// An urgent item (a push that may carry a departure, the journal entry
+// before a revoke) jumps the queue: it goes before every ordinary item that
+// waits, the batch it finds running starts no further ordinary item (those
+// go back to the queue unstarted), and it is committed in a batch of urgent
+// items only. So a deactivation that arrives amid thousands of creations
+// waits for one item and one commit, not for a batch of thirty. Only items
+// that wait at the same moment are reordered, and none of them has run yet:
+// their callers sent them concurrently, so no caller can tell the order. The
+// batch after an urgent-only one takes every waiting item, so a stream of
+// urgent items cannot starve the ordinary ones.
 #pragma once
 
 #include <utility>  // before Asio: Boost 1.74's awaitable.hpp uses std::exchange without it
@@ -35,6 +46,8 @@ namespace keywarden {
 
 class StoreWorker {
  public:
+  enum class Urgency { normal, urgent };
+
   // Takes ownership of `store` and starts the thread.
   explicit StoreWorker(std::unique_ptr<Store> store);
   // Finishes every queued item, then joins.
@@ -47,7 +60,7 @@ class StoreWorker {
   // throws, only its own changes are undone and the exception is rethrown to
   // the caller; if the commit fails, every item of the batch gets the error.
   template <class T>
-  boost::asio::awaitable<T> run(std::function<T(Store&)> work);
+  boost::asio::awaitable<T> run(std::function<T(Store&)> work, Urgency urgency = Urgency::normal);
 
   // Runs `step(store)` again and again until it returns a value, and resumes
   // the caller with that value once the commit holding the last step is
@@ -57,7 +70,8 @@ class StoreWorker {
   // the steps so far (not yet answered: the caller still waits) and serves
   // the waiting items, committed on their own, before the next step.
   template <class T>
-  boost::asio::awaitable<T> run_steps(std::function<std::optional<T>(Store&)> step);
+  boost::asio::awaitable<T> run_steps(std::function<std::optional<T>(Store&)> step,
+                                      Urgency urgency = Urgency::normal);
 
   // Items per commit so far (for metrics): total items and total commits.
   // Safe to read from any thread.
@@ -75,18 +89,26 @@ class StoreWorker {
     // item is finished (one step for run()).
     std::function<bool(Store&)> work;
     std::function<void(std::exception_ptr)> done;  // after commit (or its failure)
+    bool urgent = false;
   };
   template <class T>
-  boost::asio::awaitable<T> submit(std::function<bool(Store&, std::optional<T>&)> step);
+  boost::asio::awaitable<T> submit(std::function<bool(Store&, std::optional<T>&)> step, Urgency urgency);
   void enqueue(Item item);
   bool others_waiting();
+  // The items to run next, taken from queue_ (mutex_ held).
+  std::deque<Item> take_batch();
+  // Puts unstarted items back at the head of the queue, after the urgent
+  // items that made way for them (mutex_ held).
+  void put_back(std::deque<Item>& batch, size_t from);
   void note_store_error(const std::string& what);  // worker thread
   void loop();
 
   std::unique_ptr<Store> store_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<Item> queue_;
+  std::deque<Item> queue_;  // urgent items first
+  std::atomic<size_t> urgent_waiting_{0};  // urgent items in queue_ (written under mutex_)
+  bool urgent_only_last_ = false;          // the last batch was urgent items only (worker thread only)
   std::deque<Item> resuming_;  // stepped items that yielded to waiting ones (worker thread only)
   bool resuming_passed_over_ = false;  // a batch ran without them (worker thread only)
   bool stopping_ = false;
@@ -99,26 +121,26 @@ class StoreWorker {
 };
 
 template <class T>
-boost::asio::awaitable<T> StoreWorker::run(std::function<T(Store&)> work) {
+boost::asio::awaitable<T> StoreWorker::run(std::function<T(Store&)> work, Urgency urgency) {
   auto once = [work = std::move(work)](Store& store, std::optional<T>& result) {
     result.emplace(work(store));
     return true;
   };
-  return submit<T>(std::move(once));
+  return submit<T>(std::move(once), urgency);
 }
 
 template <class T>
-boost::asio::awaitable<T> StoreWorker::run_steps(std::function<std::optional<T>(Store&)> step) {
+boost::asio::awaitable<T> StoreWorker::run_steps(std::function<std::optional<T>(Store&)> step, Urgency urgency) {
   auto stepped = [step = std::move(step)](Store& store, std::optional<T>& result) {
     result = step(store);
     return result.has_value();
   };
-  return submit<T>(std::move(stepped));
+  return submit<T>(std::move(stepped), urgency);
 }
 
 template <class T>
-boost::asio::awaitable<T> StoreWorker::submit(std::function<bool(Store&, std::optional<T>&)> step) {
-  auto initiate = [this, step = std::move(step)](auto handler) mutable {
+boost::asio::awaitable<T> StoreWorker::submit(std::function<bool(Store&, std::optional<T>&)> step, Urgency urgency) {
+  auto initiate = [this, step = std::move(step), urgency](auto handler) mutable {
     auto shared_handler = std::make_shared<decltype(handler)>(std::move(handler));
     auto result = std::make_shared<std::optional<T>>();
     auto item_error = std::make_shared<std::exception_ptr>();
@@ -148,6 +170,7 @@ boost::asio::awaitable<T> StoreWorker::submit(std::function<bool(Store&, std::op
         }
       });
     };
+    item.urgent = urgency == Urgency::urgent;
     enqueue(std::move(item));
   };
   co_return co_await boost::asio::async_initiate<decltype(boost::asio::use_awaitable),

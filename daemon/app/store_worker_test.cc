@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -131,6 +132,142 @@ TEST_F(StoreWorkerTest, AStepThatThrowsEndsTheItemAndKeepsTheStepsBeforeIt) {
   EXPECT_EQ(error, "the third step fails");
   EXPECT_EQ(steps, 3);
   EXPECT_EQ(stored_steps(), "2");  // the failed step alone was undone
+}
+
+// ---- Urgent items ---------------------------------------------------------
+
+// What ran on the worker, in order, with the batch it ran in (the number of
+// commits before it).
+class Runs {
+ public:
+  void note(const std::string& name, long batch) {
+    std::lock_guard lock(mutex_);
+    runs_.emplace_back(name, batch);
+  }
+  std::vector<std::string> order() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    for (const auto& [name, batch] : runs_) out.push_back(name);
+    return out;
+  }
+  long batch_of(const std::string& name) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [n, batch] : runs_) {
+      if (n == name) return batch;
+    }
+    return -1;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<std::pair<std::string, long>> runs_;
+};
+
+void wait_for(const std::atomic<bool>& flag) {
+  for (int i = 0; i < 500 && !flag; ++i) std::this_thread::sleep_for(10ms);
+  std::this_thread::sleep_for(100ms);  // the item is queued just after the flag
+}
+
+// Polls on the io thread until `flag` is set.
+net::awaitable<void> until(net::io_context& io, const std::atomic<bool>& flag) {
+  net::steady_timer wait(io);
+  for (int i = 0; i < 500 && !flag; ++i) {
+    wait.expires_after(10ms);
+    co_await wait.async_wait(net::use_awaitable);
+  }
+}
+
+class StoreWorkerUrgencyTest : public StoreWorkerTest {
+ protected:
+  // Queues an item that notes its run (after `before`, on the worker).
+  void send(const std::string& name, StoreWorker::Urgency urgency, std::function<void()> before = {}) {
+    net::co_spawn(io_, noted(name, urgency, std::move(before)), net::detached);
+  }
+  // A named coroutine: its parameters live in its frame (a lambda
+  // coroutine's captures need not).
+  net::awaitable<void> noted(std::string name, StoreWorker::Urgency urgency, std::function<void()> before) {
+    // Named, not a temporary inside co_await (GCC 12 destroys such a
+    // temporary's captures twice), as the daemon does.
+    std::function<bool(Store&)> work = [this, name, before](Store& store) {
+      if (before) before();
+      runs_.note(name, worker_->commits());
+      store.set_value("test", name, "done");
+      return true;
+    };
+    auto op = worker_->run<bool>(std::move(work), urgency);
+    co_await std::move(op);
+  }
+  Runs runs_;
+};
+
+TEST_F(StoreWorkerUrgencyTest, AnUrgentItemGoesBeforeTheOrdinaryOnesWaitingAndIsCommittedWithoutThem) {
+  std::atomic<bool> gate_running{false}, all_sent{false};
+  send("gate", StoreWorker::Urgency::normal, [&] {
+    gate_running = true;
+    wait_for(all_sent);
+  });
+  net::co_spawn(io_, [&]() -> net::awaitable<void> {
+    co_await until(io_, gate_running);  // the worker is busy: the others queue up
+    send("a", StoreWorker::Urgency::normal);
+    send("b", StoreWorker::Urgency::normal);
+    send("urgent", StoreWorker::Urgency::urgent);
+    all_sent = true;
+  }, net::detached);
+  io_.run();
+  EXPECT_EQ(runs_.order(), (std::vector<std::string>{"gate", "urgent", "a", "b"}));
+  EXPECT_LT(runs_.batch_of("urgent"), runs_.batch_of("a"));
+  EXPECT_EQ(runs_.batch_of("a"), runs_.batch_of("b"));
+  auto store = Store::open(dir_ / "keywarden.db");
+  EXPECT_EQ(store->values("test").size(), 4u);  // every item committed
+}
+
+TEST_F(StoreWorkerUrgencyTest, ARunningBatchStartsNoFurtherOrdinaryItemOnceAnUrgentOneWaits) {
+  std::atomic<bool> all_sent{false}, a_running{false}, urgent_sent{false};
+  send("gate", StoreWorker::Urgency::normal, [&] { wait_for(all_sent); });
+  send("a", StoreWorker::Urgency::normal, [&] {
+    a_running = true;
+    wait_for(urgent_sent);
+  });
+  send("b", StoreWorker::Urgency::normal);
+  send("c", StoreWorker::Urgency::normal);
+  net::co_spawn(io_, [&]() -> net::awaitable<void> {
+    all_sent = true;
+    co_await until(io_, a_running);
+    urgent_sent = true;
+    co_await noted("urgent", StoreWorker::Urgency::urgent, {});
+  }, net::detached);
+  io_.run();
+  // b and c were in a's batch but had not started: they waited for the
+  // urgent item's commit, and none of them was lost.
+  EXPECT_EQ(runs_.order(), (std::vector<std::string>{"gate", "a", "urgent", "b", "c"}));
+  EXPECT_LT(runs_.batch_of("a"), runs_.batch_of("urgent"));
+  EXPECT_LT(runs_.batch_of("urgent"), runs_.batch_of("b"));
+  auto store = Store::open(dir_ / "keywarden.db");
+  EXPECT_EQ(store->values("test").size(), 5u);
+}
+
+TEST_F(StoreWorkerUrgencyTest, AfterAnUrgentOnlyBatchTheNextTakesTheOrdinaryItemsTooSoUrgentOnesCannotStarveThem) {
+  std::atomic<bool> gate_running{false}, all_sent{false}, first_running{false}, second_sent{false};
+  send("gate", StoreWorker::Urgency::normal, [&] {
+    gate_running = true;
+    wait_for(all_sent);
+  });
+  net::co_spawn(io_, [&]() -> net::awaitable<void> {
+    co_await until(io_, gate_running);
+    send("ordinary", StoreWorker::Urgency::normal);
+    send("urgent-1", StoreWorker::Urgency::urgent, [&] {
+      first_running = true;
+      wait_for(second_sent);
+    });
+    all_sent = true;
+    co_await until(io_, first_running);
+    second_sent = true;
+    co_await noted("urgent-2", StoreWorker::Urgency::urgent, {});
+  }, net::detached);
+  io_.run();
+  EXPECT_EQ(runs_.order(), (std::vector<std::string>{"gate", "urgent-1", "urgent-2", "ordinary"}));
+  EXPECT_EQ(runs_.batch_of("urgent-2"), runs_.batch_of("ordinary"));
+  EXPECT_LT(runs_.batch_of("urgent-1"), runs_.batch_of("ordinary"));
 }
 
 }  // namespace
