@@ -53,10 +53,10 @@ fi
 if [[ "$mode" == thread || "$mode" == all ]]; then
   started=$SECONDS
   configure build-tsan thread
-  cmake --build build-tsan -j "$jobs" --target store_worker_test store_worker_fault_test store_test http_server_test keywarden palette-sim
+  cmake --build build-tsan -j "$jobs" --target store_worker_test store_worker_fault_test store_test checkpointer_test http_server_test keywarden palette-sim
   export KEYWARDEN_SANITIZED=thread
   export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$here/tests/sanitizers/tsan.supp"
   (cd build-tsan && ctest --output-on-failure --timeout 1200 -j "$jobs" \
-     -R '^(StoreWorkerTest|StoreWorkerFaultTest|StoreTest|HttpServerTest|HttpServerThreadsTest)\.|^integration\.test_reload_under_load$')
+     -R '^(StoreWorkerTest|StoreWorkerUrgencyTest|StoreWorkerFaultTest|StoreTest|WalCheckpointerTest|HttpServerTest|HttpServerThreadsTest)\.|^integration\.test_reload_under_load$')
   echo "sanitize: ThreadSanitizer green in $((SECONDS - started)) s"
 fi
