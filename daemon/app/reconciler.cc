@@ -113,21 +113,18 @@ Plan Reconciler::plan(const PaletteInventory& inventory, Timestamp now,
     // on the I/O thread, and a copy of every user of a 100,000-user tenant
     // would cost tens of ms each time. The planner looks up nothing but the
     // owners of the keys it judges, and the team rule only their teams.
-    std::unordered_set<std::string_view> owner_uids;
     for (const auto& [uid, user] : inventory.users_by_uid) {
-      if (owner_emails->count(user.email)) {
-        owner_uids.insert(scoped.users_by_uid.emplace(uid, user).first->first);
-      }
+      if (owner_emails->count(user.email)) scoped.users_by_uid.emplace(uid, user);
     }
     // Identities are loaded for the owners of the keys judged only: a SCIM
     // PATCH that adds 20,000 group members (few of whom own a key) then costs
     // a lookup per key owner, not 20,000 lookups on the I/O thread.
     std::set<std::string> key_owners;
-    if (!owner_uids.empty()) {
+    if (!scoped.users_by_uid.empty()) {
       for (const auto& key : inventory.keys) {
-        if (owner_uids.count(key.owner_uid)) {
+        if (const auto owner = scoped.users_by_uid.find(key.owner_uid); owner != scoped.users_by_uid.end()) {
           scoped.keys.push_back(key);
-          key_owners.insert(scoped.users_by_uid.at(key.owner_uid).email);
+          key_owners.insert(owner->second.email);
         }
       }
     }
