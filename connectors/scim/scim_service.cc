@@ -787,6 +787,12 @@ class Exchange {
 
 }  // namespace
 
+bool scim_creates_resource(std::string_view method, std::string_view path) {
+  if (method != "POST") return false;
+  const std::vector<std::string> segments = split_path(path);
+  return segments.size() == 1 && (iequals(segments[0], "Users") || iequals(segments[0], "Groups"));
+}
+
 std::string random_scim_id() {
   static thread_local std::mt19937_64 generator = [] {
     std::random_device device;

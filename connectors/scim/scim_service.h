@@ -21,6 +21,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 
 #include "connectors/scim/scim_message.h"
 #include "connectors/scim/scim_repository.h"
@@ -54,6 +55,11 @@ struct ScimPatchRest {
 // A new UUID, lower-case, version 7 (time-ordered, 74 random bits):
 // "019d6b2c-3f10-7a3e-9d1f-413861904646".
 std::string random_scim_id();
+
+// True when the request creates a resource: a POST to the Users or Groups
+// endpoint (segments and case as ScimService routes them), what an IdP's
+// initial cycle sends by the thousand.
+bool scim_creates_resource(std::string_view method, std::string_view path);
 
 class ScimService {
  public:

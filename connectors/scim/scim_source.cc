@@ -2,7 +2,6 @@
 
 #include <nlohmann/json.hpp>
 
-#include "connectors/scim/scim_attribute.h"
 #include "connectors/scim/store_scim_repository.h"
 #include "connectors/secret_match.h"
 
@@ -72,11 +71,7 @@ PushResponse ScimSource::handle_push(const PushRequest& request, const PushConte
 }
 
 bool ScimSource::may_report_departure(const PushRequest& head) const {
-  if (head.method != "POST") return true;
-  std::string_view path = head.path;
-  while (!path.empty() && path.front() == '/') path.remove_prefix(1);
-  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
-  return !iequals(path, "Users") && !iequals(path, "Groups");
+  return !scim_creates_resource(head.method, head.path);
 }
 
 PushResponse ScimSource::answer(ScimResponse scim, PushResponse r) {
