@@ -98,7 +98,10 @@ class StatementCache {
   // full disk while it spills a large write to the WAL); this count is how a
   // Transaction still knows it is inside one then (issue 14).
   int open_transactions_ = 0;
-  std::unordered_map<std::string, sqlite3_stmt*, Hash, std::equal_to<>> idle_;
+  // Keyed by the statement's own SQL text (sqlite3_sql), which lives as long
+  // as the statement: taking and giving back a statement, once per row in a
+  // loop of single-row writes, then allocates nothing.
+  std::unordered_map<std::string_view, sqlite3_stmt*, Hash> idle_;
 };
 
 // One prepared statement. Values are bound by 1-based index; text is copied
