@@ -175,9 +175,9 @@ void MemoryScimRepository::set_membership(const std::string& subject_id, const s
   }
 }
 
-void MemoryScimRepository::set_memberships(const std::vector<std::string>& subject_ids, const std::string& group,
+void MemoryScimRepository::set_memberships(const std::vector<ScimUserEmail>& users, const std::string& group,
                                            bool member, Timestamp now) {
-  for (const std::string& subject_id : subject_ids) set_membership(subject_id, group, member, now);
+  for (const ScimUserEmail& user : users) set_membership(user.id, group, member, now);
 }
 
 std::vector<ScimUserEmail> MemoryScimRepository::user_emails(const std::vector<std::string>& ids) {

@@ -31,7 +31,7 @@ class MemoryScimRepository final : public ScimRepository {
   void apply_identity_update(const Identity& identity, bool groups_known, Timestamp now) override;
   void set_membership(const std::string& subject_id, const std::string& group, bool member,
                       Timestamp now) override;
-  void set_memberships(const std::vector<std::string>& subject_ids, const std::string& group, bool member,
+  void set_memberships(const std::vector<ScimUserEmail>& users, const std::string& group, bool member,
                        Timestamp now) override;
   std::vector<ScimUserEmail> user_emails(const std::vector<std::string>& ids) override;
   std::optional<IdentityRecord> load_identity(const std::string& subject_id) override;

@@ -116,8 +116,9 @@ class ScimRepository {
   // As Store::set_membership for this repository's source.
   virtual void set_membership(const std::string& subject_id, const std::string& group, bool member,
                               Timestamp now) = 0;
-  // As set_membership for each of `subject_ids` (a large group change).
-  virtual void set_memberships(const std::vector<std::string>& subject_ids, const std::string& group,
+  // As set_membership for each of `users` (a large group change), as
+  // user_emails returned them in this same request.
+  virtual void set_memberships(const std::vector<ScimUserEmail>& users, const std::string& group,
                                bool member, Timestamp now) = 0;
   // The ids among `ids` that are users of this source (a User resource, and
   // the identity written with it), each once, ordered by id, with the email

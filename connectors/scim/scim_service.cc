@@ -584,7 +584,7 @@ class Exchange {
     if (members.empty()) return;
     const std::vector<ScimUserEmail> users = repo_.user_emails(members);
     for (const ScimUserEmail& user : users) affect(user.email);
-    repo_.set_memberships(ids_of(users), group_name, true, now_);
+    repo_.set_memberships(users, group_name, true, now_);
   }
 
   // `members` left the group `group_id` named `group_name`. Group names need
@@ -593,19 +593,18 @@ class Exchange {
   void leave_all(const std::vector<std::string>& members, const std::string& group_name,
                  const std::string& group_id) {
     if (members.empty()) return;
-    const std::vector<ScimUserEmail> users = repo_.user_emails(members);
-    if (users.empty()) return;
-    std::vector<std::string> leaving = ids_of(users);
-    for (const ScimUserEmail& user : users) affect(user.email);
+    std::vector<ScimUserEmail> leaving = repo_.user_emails(members);
+    if (leaving.empty()) return;
+    for (const ScimUserEmail& user : leaving) affect(user.email);
     std::set<std::string> still_named;  // listed by another group of that name
     for (const ScimRecord& other :
          repo_.find(ScimResourceType::group, ScimLookup::display_name, ascii_lower(group_name))) {
       if (other.id == group_id || scim_display_name(parse_stored(other)) != group_name) continue;
-      for (const ScimMemberRecord& member : repo_.members_among(other.id, leaving)) {
+      for (const ScimMemberRecord& member : repo_.members_among(other.id, ids_of(leaving))) {
         still_named.insert(member.member_id);
       }
     }
-    std::erase_if(leaving, [&](const std::string& id) { return still_named.contains(id); });
+    std::erase_if(leaving, [&](const ScimUserEmail& user) { return still_named.contains(user.id); });
     if (leaving.empty()) return;
     repo_.set_memberships(leaving, group_name, false, now_);
     response_.deprovisioned = true;

@@ -115,11 +115,12 @@ void StoreScimRepository::set_membership(const std::string& subject_id, const st
   changes_.memberships.push_back(MembershipChange{subject_id, group, member, "", ""});
 }
 
-void StoreScimRepository::set_memberships(const std::vector<std::string>& subject_ids, const std::string& group,
+void StoreScimRepository::set_memberships(const std::vector<ScimUserEmail>& users, const std::string& group,
                                           bool member, Timestamp) {
-  changes_.memberships.reserve(changes_.memberships.size() + subject_ids.size());
-  for (const std::string& subject_id : subject_ids) {
-    changes_.memberships.push_back(MembershipChange{subject_id, group, member, "", ""});
+  changes_.memberships.reserve(changes_.memberships.size() + users.size());
+  for (const ScimUserEmail& user : users) {
+    // user_emails read the email from the identity in this transaction.
+    changes_.memberships.push_back(MembershipChange{user.id, group, member, "", user.email, true});
   }
 }
 

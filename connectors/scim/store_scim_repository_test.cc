@@ -268,9 +268,9 @@ TEST_F(StoreScimRepositoryTest, GroupChangesLookUpOnlyTheNamedMembersAndUsers) {
   EXPECT_EQ(email_of(a), "a.work@x.com");
   EXPECT_EQ(email_of(b), "b@x.com");
 
-  repo.set_memberships({a, b}, "admins", true, at(500));
+  repo.set_memberships(users, "admins", true, at(500));
   apply(request, at(500));
-  repo.set_memberships({a}, "admins", false, at(600));
+  repo.set_memberships(repo.user_emails({a}), "admins", false, at(600));
   apply(request, at(600));
   const std::optional<IdentityRecord> left = store_->load_identity("corp", a);
   const std::optional<IdentityRecord> stayed = store_->load_identity("corp", b);

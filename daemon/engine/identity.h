@@ -73,6 +73,10 @@ struct MembershipChange {
   bool member = false;
   std::string user_name_hint;
   std::string email_hint;
+  // The source read the identity from the store in this same transaction and
+  // email_hint is its stored email: the store need not look it up again (one
+  // lookup less per member of a large group change).
+  bool email_is_stored = false;
 };
 
 // What an incremental read or a push learnt about one source: facts, not
