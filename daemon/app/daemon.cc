@@ -52,6 +52,11 @@ void Daemon::open() {
   store_->checkpoint_with(checkpointer_);
   auto worker_store = Store::open(db);
   worker_store->checkpoint_with(checkpointer_);
+  // The worker writes pushes row by row: a group change of 20,000 members
+  // among 100,000 users otherwise reads the same index pages from the OS
+  // again and again (a quarter of its time; 128 MiB measured no faster).
+  // Pages are held only once read, so a small store stays small.
+  worker_store->set_page_cache_kib(32 * 1024);
   pushes_ = std::make_unique<StoreWorker>(std::move(worker_store));
 
   palette_ = std::make_unique<PaletteClient>(io_.get_executor(), palette_client_options(config_.palette));

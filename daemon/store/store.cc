@@ -317,11 +317,6 @@ std::unique_ptr<Store> Store::open(const std::filesystem::path& db_file, const c
     // A full read writes tens of MB in one transaction; without a limit the
     // WAL file keeps that size on disk for good after its checkpoint.
     sql::exec(db, "PRAGMA journal_size_limit = 67108864");
-    // 32 MiB of page cache instead of SQLite's 2 MB: a group change of
-    // 20,000 members among 100,000 users otherwise reads the same index pages
-    // from the OS again and again (a quarter of its time; 128 MiB measured
-    // no faster). Pages are only held once read, so a small store stays small.
-    sql::exec(db, "PRAGMA cache_size = -32768");
     sql::exec(db, "PRAGMA foreign_keys = ON");
     if (pragma_value(db, "foreign_keys") != "1") {
       throw StoreError("store: this SQLite cannot enforce foreign keys");
@@ -376,6 +371,8 @@ void Store::checkpoint_with(std::shared_ptr<WalCheckpointer> checkpointer) {
   checkpointer->take_over(db_);
   checkpointer_ = std::move(checkpointer);
 }
+
+void Store::set_page_cache_kib(int kib) { sql::exec(db_, "PRAGMA cache_size = -" + std::to_string(kib)); }
 
 void Store::EndTransaction::operator()(Transaction* transaction) const { delete transaction; }
 Store::WriteScope Store::begin_write() { return WriteScope(new Transaction(*statements_, kWrite)); }

@@ -157,6 +157,12 @@ class Store {
   // store keeps it alive until the connection is closed.
   void checkpoint_with(std::shared_ptr<WalCheckpointer> checkpointer);
 
+  // Lets this connection keep up to `kib` KiB of the file's pages (SQLite's
+  // default is 2,000). For the connection that writes row by row through a
+  // large store (the daemon's store worker); a connection that scans the
+  // whole store once per plan gains nothing from more and would only hold it.
+  void set_page_cache_kib(int kib);
+
   // Runs `work` inside one write transaction: every store method it calls
   // becomes part of it (a savepoint each), and all of it becomes durable with
   // one commit when `work` returns. If `work` throws, nothing it did stays
