@@ -596,11 +596,12 @@ class Exchange {
     std::vector<ScimUserEmail> leaving = repo_.user_emails(members);
     if (leaving.empty()) return;
     for (const ScimUserEmail& user : leaving) affect(user.email);
+    const std::vector<std::string> leaving_ids = ids_of(leaving);
     std::set<std::string> still_named;  // listed by another group of that name
     for (const ScimRecord& other :
          repo_.find(ScimResourceType::group, ScimLookup::display_name, ascii_lower(group_name))) {
       if (other.id == group_id || scim_display_name(parse_stored(other)) != group_name) continue;
-      for (const ScimMemberRecord& member : repo_.members_among(other.id, ids_of(leaving))) {
+      for (const ScimMemberRecord& member : repo_.members_among(other.id, leaving_ids)) {
         still_named.insert(member.member_id);
       }
     }
