@@ -78,10 +78,6 @@ class StatementCache {
 
  private:
   friend class Statement;
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
   // An idle statement for `sql`, or nullptr when none is.
   sqlite3_stmt* take(std::string_view sql);
   // Keeps `stmt` (already reset) for the next take(), or finalizes it when an
@@ -101,7 +97,7 @@ class StatementCache {
   // Keyed by the statement's own SQL text (sqlite3_sql), which lives as long
   // as the statement: taking and giving back a statement, once per row in a
   // loop of single-row writes, then allocates nothing.
-  std::unordered_map<std::string_view, sqlite3_stmt*, Hash> idle_;
+  std::unordered_map<std::string_view, sqlite3_stmt*> idle_;
 };
 
 // One prepared statement. Values are bound by 1-based index; text is copied
