@@ -102,16 +102,23 @@ std::vector<std::string> MemoryScimRepository::groups_with_member(const std::str
   return {it->second.begin(), it->second.end()};
 }
 
-void MemoryScimRepository::put_member(const std::string& group_id, const ScimMemberRecord& member) {
-  members_[group_id][member.member_id] = member.json;
-  groups_of_[member.member_id].insert(group_id);
+void MemoryScimRepository::put_members(const std::string& group_id, const std::vector<ScimMemberRecord>& members) {
+  for (const ScimMemberRecord& member : members) {
+    members_[group_id][member.member_id] = member.json;
+    groups_of_[member.member_id].insert(group_id);
+  }
 }
 
-bool MemoryScimRepository::remove_member(const std::string& group_id, const std::string& member_id) {
+size_t MemoryScimRepository::remove_members(const std::string& group_id, const std::vector<std::string>& member_ids) {
   const auto it = members_.find(group_id);
-  if (it == members_.end() || it->second.erase(member_id) == 0) return false;
-  groups_of_[member_id].erase(group_id);
-  return true;
+  if (it == members_.end()) return 0;
+  size_t removed = 0;
+  for (const std::string& member_id : member_ids) {
+    if (it->second.erase(member_id) == 0) continue;
+    groups_of_[member_id].erase(group_id);
+    ++removed;
+  }
+  return removed;
 }
 
 void MemoryScimRepository::join(IdentityRecord& record, const std::string& group, Timestamp now) {

@@ -25,8 +25,8 @@ class MemoryScimRepository final : public ScimRepository {
   std::vector<ScimMemberRecord> members_among(const std::string& group_id,
                                               const std::vector<std::string>& member_ids) override;
   std::vector<std::string> groups_with_member(const std::string& member_id) override;
-  void put_member(const std::string& group_id, const ScimMemberRecord& member) override;
-  bool remove_member(const std::string& group_id, const std::string& member_id) override;
+  void put_members(const std::string& group_id, const std::vector<ScimMemberRecord>& members) override;
+  size_t remove_members(const std::string& group_id, const std::vector<std::string>& member_ids) override;
 
   void apply_identity_update(const Identity& identity, bool groups_known, Timestamp now) override;
   void set_membership(const std::string& subject_id, const std::string& group, bool member,

@@ -104,10 +104,16 @@ class ScimRepository {
                                                       const std::vector<std::string>& member_ids) = 0;
   // The ids of the groups listing `member_id`, ordered.
   virtual std::vector<std::string> groups_with_member(const std::string& member_id) = 0;
-  // Inserts or replaces one member row.
-  virtual void put_member(const std::string& group_id, const ScimMemberRecord& member) = 0;
+  // Inserts or replaces a member row for each of `members` (distinct ids).
+  // Costs what the rows cost, in a few statements however many.
+  virtual void put_members(const std::string& group_id, const std::vector<ScimMemberRecord>& members) = 0;
+  // Removes the group's rows for `member_ids`; returns how many it listed.
+  virtual size_t remove_members(const std::string& group_id, const std::vector<std::string>& member_ids) = 0;
+  void put_member(const std::string& group_id, const ScimMemberRecord& member) { put_members(group_id, {member}); }
   // Returns false when the group did not list the member.
-  virtual bool remove_member(const std::string& group_id, const std::string& member_id) = 0;
+  bool remove_member(const std::string& group_id, const std::string& member_id) {
+    return remove_members(group_id, {member_id}) > 0;
+  }
 
   // ---- Identity facts (what the engine sees) ---------------------------------
 

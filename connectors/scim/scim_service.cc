@@ -644,20 +644,20 @@ class Exchange {
     const ScimRecord record = repo_.put(ScimResourceType::group, id, dump(group), group_keys(group), now_);
     std::vector<std::string> removed, added, kept;
     for (const auto& [member, text] : stored) {
-      if (!members.contains(std::string(member))) {
-        repo_.remove_member(id, std::string(member));
-        removed.emplace_back(member);
-      }
+      if (!members.contains(std::string(member))) removed.emplace_back(member);
     }
-    for (const auto& [member, text] : members) {
+    repo_.remove_members(id, removed);
+    std::vector<ScimMemberRecord> written;
+    for (auto& [member, text] : members) {
       const auto it = stored.find(member);
       if (it == stored.end()) {
         added.push_back(member);
       } else {
         kept.push_back(member);
       }
-      if (it == stored.end() || it->second != text) repo_.put_member(id, {member, text});
+      if (it == stored.end() || it->second != text) written.push_back({member, std::move(text)});
     }
+    repo_.put_members(id, written);
 
     const std::string old_name = old != nullptr ? scim_display_name(*old) : "";
     const std::string new_name = scim_display_name(group);

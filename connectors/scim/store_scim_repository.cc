@@ -94,12 +94,15 @@ std::vector<std::string> StoreScimRepository::groups_with_member(const std::stri
   return resources_.groups_with_member(member_id);
 }
 
-void StoreScimRepository::put_member(const std::string& group_id, const ScimMemberRecord& member) {
-  resources_.put_member(group_id, {member.member_id, member.json});
+void StoreScimRepository::put_members(const std::string& group_id, const std::vector<ScimMemberRecord>& members) {
+  std::vector<PushedMemberRow> rows;
+  rows.reserve(members.size());
+  for (const ScimMemberRecord& member : members) rows.push_back({member.member_id, member.json});
+  resources_.put_members(group_id, rows);
 }
 
-bool StoreScimRepository::remove_member(const std::string& group_id, const std::string& member_id) {
-  return resources_.remove_member(group_id, member_id);
+size_t StoreScimRepository::remove_members(const std::string& group_id, const std::vector<std::string>& member_ids) {
+  return resources_.remove_members(group_id, member_ids);
 }
 
 void StoreScimRepository::apply_identity_update(const Identity& identity, bool groups_known, Timestamp) {

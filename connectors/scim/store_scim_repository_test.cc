@@ -286,5 +286,71 @@ TEST_F(StoreScimRepositoryTest, GroupChangesLookUpOnlyTheNamedMembersAndUsers) {
   EXPECT_FALSE(admins(*stayed).removed_at.has_value());
 }
 
+// A large group change goes to SQLite many rows per statement (issue 13):
+// every row of a run that crosses each batch size is written, read back in
+// id order, updated and removed, and an id asked for twice counts once.
+TEST_F(StoreScimRepositoryTest, ManyMemberRowsAreWrittenReadAndRemovedInBatches) {
+  Request request(*store_, "corp");
+  StoreScimRepository& repo = request.repo;
+  std::vector<ScimMemberRecord> rows;
+  std::vector<std::string> ids;
+  for (int i = 302; i >= 0; --i) {  // 256 + 32 + 3 × 4 + 3 × 1, not in order
+    const std::string id = "m" + std::to_string(1000 + i);
+    rows.push_back({id, R"({"value":")" + id + R"("})"});
+    ids.push_back(id);
+  }
+  repo.put_members("g1", rows);
+  ids.push_back("absent");
+  ids.push_back(ids.front());
+  std::vector<ScimMemberRecord> found = repo.members_among("g1", ids);
+  ASSERT_EQ(found.size(), 303u);
+  for (size_t i = 0; i < found.size(); ++i) EXPECT_EQ(found[i].member_id, "m" + std::to_string(1000 + i));
+  EXPECT_EQ(repo.members("g1").size(), 303u);
+
+  rows.resize(40);  // m1302 … m1263, now with a display name
+  for (ScimMemberRecord& row : rows) row.json = R"({"display":"changed"})";
+  repo.put_members("g1", rows);
+  EXPECT_EQ(repo.members_among("g1", {"m1300"})[0].json, R"({"display":"changed"})");
+  EXPECT_EQ(repo.members_among("g1", {"m1000"})[0].json, R"({"value":"m1000"})");
+
+  std::vector<std::string> leaving(ids.begin(), ids.begin() + 270);
+  leaving.push_back(leaving.front());
+  EXPECT_EQ(repo.remove_members("g1", leaving), 270u);
+  EXPECT_EQ(repo.members("g1").size(), 33u);
+  EXPECT_FALSE(repo.remove_member("g1", ids.front()));
+  EXPECT_TRUE(repo.remove_member("g1", "m1000"));
+}
+
+// Memberships written many per statement keep the order of the changes: a
+// join then a leave of one person in one request ends outside the group,
+// a leave then a join inside it, as with one statement per change.
+TEST_F(StoreScimRepositoryTest, BatchedMembershipChangesKeepTheirOrder) {
+  Request request(*store_, "corp");
+  ScimTestClient client(&request.repo);
+  std::vector<std::string> users;
+  for (int i = 0; i < 300; ++i) users.push_back(client.create_user("u" + std::to_string(i) + "@x.com"));
+  apply(request, client.now);
+
+  IdentityChanges changes;
+  for (const std::string& id : users) changes.memberships.push_back({id, "admins", true, "", "", true});
+  changes.memberships.push_back({users[0], "admins", false, "", "", true});
+  changes.memberships.push_back({users[1], "ops", true, "", "", true});
+  changes.memberships.push_back({users[1], "ops", false, "", "", true});
+  changes.memberships.push_back({users[1], "ops", true, "", "", true});
+  store_->apply_changes("corp", changes, at(700), true);
+
+  const auto current = [&](const std::string& id, const std::string& group) {
+    const std::optional<IdentityRecord> record = store_->load_identity("corp", id);
+    for (const MembershipRecord& m : record->memberships) {
+      if (m.group == group) return !m.removed_at.has_value();
+    }
+    return false;
+  };
+  EXPECT_FALSE(current(users[0], "admins"));
+  EXPECT_TRUE(current(users[1], "admins"));
+  EXPECT_TRUE(current(users[299], "admins"));
+  EXPECT_TRUE(current(users[1], "ops"));
+}
+
 }  // namespace
 }  // namespace keywarden

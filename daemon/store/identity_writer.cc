@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "daemon/store/row_batches.h"
 #include "daemon/store/store.h"
 
 namespace keywarden::identity_rows {
@@ -97,7 +98,8 @@ IdentityWriter::IdentityWriter(sql::StatementCache& statements)
                  "WHERE source = ?1 AND subject_id = ?2 AND removed_at IS NULL"),
       mark_deleted_(statements,
                     "UPDATE identities SET status = 'deleted', status_detail = ?3, "
-                    "status_since = ?4 WHERE source = ?1 AND subject_id = ?2") {}
+                    "status_since = ?4 WHERE source = ?1 AND subject_id = ?2"),
+      statements_(statements) {}
 
 void IdentityWriter::upsert(std::string_view source, const Identity& identity, Timestamp now) {
   upsert_.reset();
@@ -144,6 +146,36 @@ void IdentityWriter::leave(std::string_view source, std::string_view subject_id,
   leave_.reset();
   leave_.bind(1, source).bind(2, subject_id).bind(3, group).bind(4, now);
   leave_.run();
+}
+
+void IdentityWriter::join_all(std::string_view source, const std::vector<std::string_view>& subject_ids,
+                              std::string_view group, Timestamp now) {
+  sql::for_each_batch(subject_ids.size(), [&](size_t at, size_t count) {
+    // join_'s statement with many rows: rows are written in order, so a
+    // subject listed twice is a no-op the second time, as with join().
+    sql::Statement join(statements_,
+                        "INSERT INTO memberships (source, subject_id, group_name, first_seen, removed_at) "
+                        "VALUES " + sql::repeat_rows("(?1, #0, ?2, ?3, NULL)", count, 4) +
+                            " ON CONFLICT (source, subject_id, group_name) DO UPDATE SET "
+                            "first_seen = excluded.first_seen, removed_at = NULL "
+                            "WHERE removed_at IS NOT NULL");
+    join.bind(1, source).bind(2, group).bind(3, now);
+    for (size_t i = 0; i < count; ++i) join.bind(4 + static_cast<int>(i), subject_ids[at + i]);
+    join.run();
+  });
+}
+
+void IdentityWriter::leave_all(std::string_view source, const std::vector<std::string_view>& subject_ids,
+                               std::string_view group, Timestamp now) {
+  sql::for_each_batch(subject_ids.size(), [&](size_t at, size_t count) {
+    sql::Statement leave(statements_,
+                         "UPDATE memberships SET removed_at = ?3 "
+                         "WHERE source = ?1 AND group_name = ?2 AND removed_at IS NULL AND subject_id IN (" +
+                             sql::repeat_rows("#0", count, 4) + ")");
+    leave.bind(1, source).bind(2, group).bind(3, now);
+    for (size_t i = 0; i < count; ++i) leave.bind(4 + static_cast<int>(i), subject_ids[at + i]);
+    leave.run();
+  });
 }
 
 void IdentityWriter::mark_no_longer_listed(std::string_view source, std::string_view subject_id,

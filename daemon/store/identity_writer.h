@@ -38,6 +38,12 @@ class IdentityWriter {
   // The identity left `group` at `now`, if it was in it.
   void leave(std::string_view source, std::string_view subject_id, std::string_view group,
              Timestamp now);
+  // join and leave for each of `subject_ids` (identities that exist), many
+  // per statement: a large group change is tens of thousands of them.
+  void join_all(std::string_view source, const std::vector<std::string_view>& subject_ids,
+                std::string_view group, Timestamp now);
+  void leave_all(std::string_view source, const std::vector<std::string_view>& subject_ids,
+                 std::string_view group, Timestamp now);
   // The source stopped listing the identity: deleted as of `now`, in no group.
   void mark_no_longer_listed(std::string_view source, std::string_view subject_id, Timestamp now);
 
@@ -48,6 +54,7 @@ class IdentityWriter {
   sql::Statement leave_;
   sql::Statement leave_all_;
   sql::Statement mark_deleted_;
+  sql::StatementCache& statements_;
   std::vector<std::string> current_;  // scratch, reused across identities
   std::vector<std::string_view> listed_;
 };

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "daemon/store/row_batches.h"
 #include "daemon/store/statement.h"
 #include "daemon/store/store.h"
 
@@ -189,37 +190,53 @@ std::vector<PushedMemberRow> Store::pushed_members(const std::string& source,
   return rows;
 }
 
-std::vector<PushedMemberRow> Store::pushed_members_among(const std::string& source, const std::string& group_id,
-                                                     const std::vector<std::string>& member_ids) const {
-  std::vector<std::string> sorted(member_ids);
+namespace {
+
+// `ids` sorted, each once.
+std::vector<std::string> sorted_unique(const std::vector<std::string>& ids) {
+  std::vector<std::string> sorted(ids);
   std::sort(sorted.begin(), sorted.end());
   sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  return sorted;
+}
+
+// Binds values[at, at + count) to the parameters numbered from `first`.
+void bind_run(Statement& statement, int first, const std::vector<std::string>& values, size_t at, size_t count) {
+  for (size_t i = 0; i < count; ++i) statement.bind(first + static_cast<int>(i), values[at + i]);
+}
+
+}  // namespace
+
+std::vector<PushedMemberRow> Store::pushed_members_among(const std::string& source, const std::string& group_id,
+                                                     const std::vector<std::string>& member_ids) const {
+  const std::vector<std::string> sorted = sorted_unique(member_ids);
   std::vector<PushedMemberRow> rows;
-  Statement query(*statements_,
-                  "SELECT json FROM pushed_members WHERE source = ?1 AND group_id = ?2 AND member_id = ?3");
-  for (const std::string& member_id : sorted) {
-    query.reset();
-    query.bind(1, source).bind(2, group_id).bind(3, member_id);
-    if (query.step()) rows.push_back({member_id, query.text(0)});
-  }
+  // Batches in id order, each ordered by id: the whole answer is ordered.
+  sql::for_each_batch(sorted.size(), [&](size_t at, size_t count) {
+    Statement query(*statements_,
+                    "SELECT member_id, json FROM pushed_members WHERE source = ?1 AND group_id = ?2 "
+                    "AND member_id IN (" + sql::repeat_rows("#0", count, 3) + ") ORDER BY member_id");
+    query.bind(1, source).bind(2, group_id);
+    bind_run(query, 3, sorted, at, count);
+    while (query.step()) rows.push_back({query.text(0), query.text(1)});
+  });
   return rows;
 }
 
 std::vector<PushedIdentityEmailRow> Store::pushed_identity_emails(const std::string& source, std::string_view type,
                                                                  const std::vector<std::string>& ids) const {
-  std::vector<std::string> sorted(ids);
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  const std::vector<std::string> sorted = sorted_unique(ids);
   std::vector<PushedIdentityEmailRow> users;
-  Statement query(*statements_,
-                  "SELECT i.email FROM pushed_resources AS r JOIN identities AS i "
-                  "ON i.source = r.source AND i.subject_id = r.id "
-                  "WHERE r.source = ?1 AND r.type = ?2 AND r.id = ?3");
-  for (const std::string& id : sorted) {
-    query.reset();
-    query.bind(1, source).bind(2, type).bind(3, id);
-    if (query.step()) users.push_back({id, query.text(0)});
-  }
+  sql::for_each_batch(sorted.size(), [&](size_t at, size_t count) {
+    Statement query(*statements_,
+                    "SELECT r.id, i.email FROM pushed_resources AS r JOIN identities AS i "
+                    "ON i.source = r.source AND i.subject_id = r.id "
+                    "WHERE r.source = ?1 AND r.type = ?2 AND r.id IN (" + sql::repeat_rows("#0", count, 3) +
+                        ") ORDER BY r.id");
+    query.bind(1, source).bind(2, type);
+    bind_run(query, 3, sorted, at, count);
+    while (query.step()) users.push_back({query.text(0), query.text(1)});
+  });
   return users;
 }
 
@@ -234,23 +251,36 @@ std::vector<std::string> Store::pushed_groups_with_member(const std::string& sou
   return ids;
 }
 
-void Store::pushed_put_member(const std::string& source, const std::string& group_id,
-                            const PushedMemberRow& member) {
-  Statement upsert(*statements_,
-                   "INSERT INTO pushed_members (source, group_id, member_id, json) "
-                   "VALUES (?1, ?2, ?3, ?4) "
-                   "ON CONFLICT (source, group_id, member_id) DO UPDATE SET json = excluded.json");
-  upsert.bind(1, source).bind(2, group_id).bind(3, member.member_id).bind(4, member.json);
-  upsert.run();
+void Store::pushed_put_members(const std::string& source, const std::string& group_id,
+                               const std::vector<PushedMemberRow>& members) {
+  sql::for_each_batch(members.size(), [&](size_t at, size_t count) {
+    Statement upsert(*statements_,
+                     "INSERT INTO pushed_members (source, group_id, member_id, json) VALUES " +
+                         sql::repeat_rows("(?1, ?2, #0, #1)", count, 3) +
+                         " ON CONFLICT (source, group_id, member_id) DO UPDATE SET json = excluded.json");
+    upsert.bind(1, source).bind(2, group_id);
+    for (size_t i = 0; i < count; ++i) {
+      const PushedMemberRow& member = members[at + i];
+      upsert.bind(3 + 2 * static_cast<int>(i), member.member_id).bind(4 + 2 * static_cast<int>(i), member.json);
+    }
+    upsert.run();
+  });
 }
 
-bool Store::pushed_remove_member(const std::string& source, const std::string& group_id,
-                               const std::string& member_id) {
-  Statement remove(*statements_,
-                   "DELETE FROM pushed_members WHERE source = ?1 AND group_id = ?2 AND member_id = ?3");
-  remove.bind(1, source).bind(2, group_id).bind(3, member_id);
-  remove.run();
-  return remove.changes() > 0;
+size_t Store::pushed_remove_members(const std::string& source, const std::string& group_id,
+                                    const std::vector<std::string>& member_ids) {
+  const std::vector<std::string> sorted = sorted_unique(member_ids);
+  size_t removed = 0;
+  sql::for_each_batch(sorted.size(), [&](size_t at, size_t count) {
+    Statement remove(*statements_,
+                     "DELETE FROM pushed_members WHERE source = ?1 AND group_id = ?2 AND member_id IN (" +
+                         sql::repeat_rows("#0", count, 3) + ")");
+    remove.bind(1, source).bind(2, group_id);
+    bind_run(remove, 3, sorted, at, count);
+    remove.run();
+    removed += static_cast<size_t>(remove.changes());
+  });
+  return removed;
 }
 
 }  // namespace keywarden

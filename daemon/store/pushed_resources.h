@@ -46,11 +46,11 @@ class PushedResources {
   std::vector<std::string> groups_with_member(const std::string& member_id) const {
     return store_.pushed_groups_with_member(source_, member_id);
   }
-  void put_member(const std::string& group_id, const PushedMemberRow& member) {
-    store_.pushed_put_member(source_, group_id, member);
+  void put_members(const std::string& group_id, const std::vector<PushedMemberRow>& members) {
+    store_.pushed_put_members(source_, group_id, members);
   }
-  bool remove_member(const std::string& group_id, const std::string& member_id) {
-    return store_.pushed_remove_member(source_, group_id, member_id);
+  size_t remove_members(const std::string& group_id, const std::vector<std::string>& member_ids) {
+    return store_.pushed_remove_members(source_, group_id, member_ids);
   }
 
  private:

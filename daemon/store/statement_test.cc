@@ -5,11 +5,13 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
 
+#include "daemon/store/row_batches.h"
 #include "daemon/store/store.h"
 
 namespace keywarden::sql {
@@ -46,6 +48,31 @@ class StatementCacheTest : public ::testing::Test {
 };
 
 constexpr const char* kValueOf = "SELECT v FROM t WHERE k = ?1";
+
+// Row batches (a large group change): the numbering of the rows' parameters,
+// and batches that cover a run exactly, with no row twice (an upsert would
+// write one key twice) and none left out.
+TEST(RowBatchesTest, EachRowGetsItsOwnParametersAfterTheSharedOnes) {
+  EXPECT_EQ(repeat_rows("(?1, #0, #1)", 2, 2), "(?1, ?2, ?3), (?1, ?4, ?5)");
+  EXPECT_EQ(repeat_rows("#0", 3, 3), "?3, ?4, ?5");
+  EXPECT_EQ(repeat_rows("(?1, #1, ?2, #0)", 1, 4), "(?1, ?5, ?2, ?4)");
+}
+
+TEST(RowBatchesTest, BatchesCoverEveryRowOnceWithFewSizes) {
+  for (const size_t n : {size_t{0}, size_t{1}, size_t{3}, size_t{37}, size_t{256}, size_t{20'003}}) {
+    std::vector<int> seen(n, 0);
+    std::vector<size_t> sizes;
+    for_each_batch(n, [&](size_t at, size_t count) {
+      for (size_t i = at; i < at + count; ++i) ++seen.at(i);
+      sizes.push_back(count);
+    });
+    EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), static_cast<long>(n)) << n;
+    EXPECT_LE(sizes.size(), n / kLargestBatch + 7 + 7 + 3) << n;  // the rest: under 8 of 32, 8 of 4, 4 of 1
+  }
+  std::vector<size_t> sizes;
+  for_each_batch(300, [&](size_t, size_t count) { sizes.push_back(count); });
+  EXPECT_EQ(sizes, (std::vector<size_t>{256, 32, 4, 4, 4}));
+}
 
 TEST_F(StatementCacheTest, TheSameSqlIsPreparedOnceNotOnEveryCall) {
   for (int k = 1; k <= 3; ++k) {

@@ -483,15 +483,33 @@ std::set<std::string> Store::apply_changes(const std::string& source, const Iden
   }
   Statement email_of(*statements_, "SELECT email FROM identities WHERE source = ?1 AND subject_id = ?2");
   identity_rows::IdentityWriter writer(*statements_);
-  for (const MembershipChange& m : changes.memberships) {
-    std::optional<std::string> email;
-    if (m.email_is_stored) {
-      email = m.email_hint;
+  // A run of consecutive changes with the email read already (a large group
+  // change: one group, one direction) is written many rows per statement.
+  // Runs never pass another change, so the order of the changes holds.
+  const MembershipChange* run_head = nullptr;
+  std::vector<std::string_view> run;
+  const auto write_run = [&] {
+    if (run.empty()) return;
+    if (run_head->member) {
+      writer.join_all(source, run, run_head->group, now);
     } else {
-      email_of.bind(1, source).bind(2, m.subject_id);
-      if (email_of.step()) email = email_of.text(0);
-      email_of.reset();
+      writer.leave_all(source, run, run_head->group, now);
     }
+    run.clear();
+  };
+  for (const MembershipChange& m : changes.memberships) {
+    if (m.email_is_stored) {
+      if (!run.empty() && (run_head->member != m.member || run_head->group != m.group)) write_run();
+      if (run.empty()) run_head = &m;
+      run.push_back(m.subject_id);
+      affected.insert(m.email_hint);
+      continue;
+    }
+    write_run();
+    std::optional<std::string> email;
+    email_of.bind(1, source).bind(2, m.subject_id);
+    if (email_of.step()) email = email_of.text(0);
+    email_of.reset();
     if (!email) {
       // The first word about this person: record what the event says of
       // them, so that the membership joins someone with an email.
@@ -511,6 +529,7 @@ std::set<std::string> Store::apply_changes(const std::string& source, const Iden
     }
     affected.insert(*email);
   }
+  write_run();
   for (const std::string& id : changes.event_ids) remember_event(source, id, now);
   for (const std::string& note : changes.notes) {
     AuditEntry entry;

@@ -357,23 +357,36 @@ class Store {
   bool pushed_remove(const std::string& source, std::string_view type, const std::string& id);
   // A group's members, ordered by member id.
   std::vector<PushedMemberRow> pushed_members(const std::string& source, const std::string& group_id) const;
-  // The group's members among `member_ids`, ordered by member id: one lookup
-  // by key each, so the cost follows the ids asked for, not the group's size.
+  // The group's members among `member_ids`, ordered by member id: lookups by
+  // key (up to sql::kLargestBatch per statement), so the cost follows the ids
+  // asked for, not the group's size.
   std::vector<PushedMemberRow> pushed_members_among(const std::string& source, const std::string& group_id,
                                                     const std::vector<std::string>& member_ids) const;
   // The ids among `ids` that are resources of `type` of `source` with an
   // identity of that source (a pushed user), each once, ordered by id, with
-  // the email the identity joins on. One lookup by key each.
+  // the email the identity joins on. Lookups by key, batched as above.
   std::vector<PushedIdentityEmailRow> pushed_identity_emails(const std::string& source, std::string_view type,
                                                              const std::vector<std::string>& ids) const;
   // The ids of the groups listing `member_id`, ordered.
   std::vector<std::string> pushed_groups_with_member(const std::string& source,
                                                    const std::string& member_id) const;
   // Inserts or replaces one member row.
-  void pushed_put_member(const std::string& source, const std::string& group_id, const PushedMemberRow& member);
+  void pushed_put_member(const std::string& source, const std::string& group_id, const PushedMemberRow& member) {
+    pushed_put_members(source, group_id, {member});
+  }
+  // Inserts or replaces each of `members` (distinct ids), many rows per
+  // statement: a large group change is tens of thousands of them.
+  void pushed_put_members(const std::string& source, const std::string& group_id,
+                          const std::vector<PushedMemberRow>& members);
   // False when the group did not list the member.
   bool pushed_remove_member(const std::string& source, const std::string& group_id,
-                          const std::string& member_id);
+                            const std::string& member_id) {
+    return pushed_remove_members(source, group_id, {member_id}) > 0;
+  }
+  // Removes the group's rows for `member_ids`, many per statement; returns
+  // how many it listed.
+  size_t pushed_remove_members(const std::string& source, const std::string& group_id,
+                               const std::vector<std::string>& member_ids);
   // ---- end of pushed resources ----------------------------------------------
 
  private:
