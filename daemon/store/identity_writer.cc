@@ -148,33 +148,42 @@ void IdentityWriter::leave(std::string_view source, std::string_view subject_id,
   leave_.run();
 }
 
+namespace {
+
+// Runs sql_for(count) once per batch of `subject_ids`, with ?1 the source,
+// ?2 the group, ?3 `now` and the batch's subjects from ?4 on.
+template <typename SqlFor>
+void run_membership_batches(sql::StatementCache& statements, std::string_view source,
+                            const std::vector<std::string_view>& subject_ids, std::string_view group,
+                            Timestamp now, SqlFor sql_for) {
+  sql::for_each_batch(subject_ids.size(), [&](size_t at, size_t count) {
+    sql::Statement statement(statements, sql_for(count));
+    statement.bind(1, source).bind(2, group).bind(3, now);
+    for (size_t i = 0; i < count; ++i) statement.bind(4 + static_cast<int>(i), subject_ids[at + i]);
+    statement.run();
+  });
+}
+
+}  // namespace
+
 void IdentityWriter::join_all(std::string_view source, const std::vector<std::string_view>& subject_ids,
                               std::string_view group, Timestamp now) {
-  sql::for_each_batch(subject_ids.size(), [&](size_t at, size_t count) {
-    // join_'s statement with many rows: rows are written in order, so a
-    // subject listed twice is a no-op the second time, as with join().
-    sql::Statement join(statements_,
-                        "INSERT INTO memberships (source, subject_id, group_name, first_seen, removed_at) "
-                        "VALUES " + sql::repeat_rows("(?1, #0, ?2, ?3, NULL)", count, 4) +
-                            " ON CONFLICT (source, subject_id, group_name) DO UPDATE SET "
-                            "first_seen = excluded.first_seen, removed_at = NULL "
-                            "WHERE removed_at IS NOT NULL");
-    join.bind(1, source).bind(2, group).bind(3, now);
-    for (size_t i = 0; i < count; ++i) join.bind(4 + static_cast<int>(i), subject_ids[at + i]);
-    join.run();
+  // join_'s statement with many rows: rows are written in order, so a
+  // subject listed twice is a no-op the second time, as with join().
+  run_membership_batches(statements_, source, subject_ids, group, now, [](size_t count) {
+    return "INSERT INTO memberships (source, subject_id, group_name, first_seen, removed_at) VALUES " +
+           sql::repeat_rows("(?1, #0, ?2, ?3, NULL)", count, 4) +
+           " ON CONFLICT (source, subject_id, group_name) DO UPDATE SET "
+           "first_seen = excluded.first_seen, removed_at = NULL WHERE removed_at IS NOT NULL";
   });
 }
 
 void IdentityWriter::leave_all(std::string_view source, const std::vector<std::string_view>& subject_ids,
                                std::string_view group, Timestamp now) {
-  sql::for_each_batch(subject_ids.size(), [&](size_t at, size_t count) {
-    sql::Statement leave(statements_,
-                         "UPDATE memberships SET removed_at = ?3 "
-                         "WHERE source = ?1 AND group_name = ?2 AND removed_at IS NULL AND subject_id IN (" +
-                             sql::repeat_rows("#0", count, 4) + ")");
-    leave.bind(1, source).bind(2, group).bind(3, now);
-    for (size_t i = 0; i < count; ++i) leave.bind(4 + static_cast<int>(i), subject_ids[at + i]);
-    leave.run();
+  run_membership_batches(statements_, source, subject_ids, group, now, [](size_t count) {
+    return "UPDATE memberships SET removed_at = ?3 "
+           "WHERE source = ?1 AND group_name = ?2 AND removed_at IS NULL AND subject_id IN (" +
+           sql::repeat_rows("#0", count, 4) + ")";
   });
 }
 
