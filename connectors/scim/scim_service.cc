@@ -611,11 +611,19 @@ class Exchange {
     response_.deprovisioned = true;
   }
 
+  // What a member row keeps of a member object: nothing for the usual
+  // {"value": id} alone (what Entra and Okta send), since member_array puts
+  // the value back. A large group's rows are then half the size, and cost
+  // neither a dump nor a parse.
+  static std::string stored_member_json(const json& member) {
+    return member.size() == 1 ? std::string() : dump(member);
+  }
+
   // The group's stored members as member objects with their "value".
   static json member_array(const std::vector<ScimMemberRecord>& records) {
     json members = json::array();
     for (const ScimMemberRecord& member : records) {
-      json value = json::parse(member.json, nullptr, false);
+      json value = member.json.empty() ? json::object() : json::parse(member.json, nullptr, false);
       if (!value.is_object()) value = json::object();
       value["value"] = member.member_id;
       members.push_back(std::move(value));
@@ -635,7 +643,7 @@ class Exchange {
     std::map<std::string, std::string> members;  // id → member JSON
     if (json* list = find_scim_member(group, "members"); list != nullptr) {
       // normalize_scim_group made each member an object with a string "value".
-      for (const json& member : *list) members.emplace(member.at("value").get<std::string>(), dump(member));
+      for (const json& member : *list) members.emplace(member.at("value").get<std::string>(), stored_member_json(member));
     }
     erase_scim_member(group, "members");
     std::map<std::string_view, std::string_view> stored;  // id → member JSON, before
