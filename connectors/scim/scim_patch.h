@@ -56,19 +56,22 @@ ScimPatchResult apply_scim_patch(const nlohmann::json& resource, const nlohmann:
 // the PATCHes IdPs send. nullopt when the PATCH may touch members it does
 // not name (replace of "members", remove of every member, a pattern without
 // "value", another filter or a sub-attribute of "members"), and for anything
-// malformed (apply_scim_patch reports it).
-std::optional<std::set<std::string>> scim_patch_member_scope(const nlohmann::json& patch);
+// malformed (apply_scim_patch reports it). The ids come sorted, each once.
+std::optional<std::vector<std::string>> scim_patch_member_scope(const nlohmann::json& patch);
 
 // Cuts a PATCH whose every operation adds or removes members by a value
 // list ("op" add or remove, "path" "members", "value" an array, each element
 // naming its member as scim_patch_member_scope requires) into PATCHes of at
 // most `max_members` values each, with the PATCH's other keys ("schemas").
 // Applied one after the other, they do what the whole did: additions and
-// removals by value are idempotent and keep their order, and no member is
+// removals by value are idempotent, and no member is
 // both added and removed (such a PATCH is not cut: the member would be out
 // of the group between two parts). `patch` is consumed. Empty, and `patch`
 // untouched, when it has `max_members` values or fewer, or another shape
-// (it is applied whole).
+// (it is applied whole). Each operation's values are sorted by member id
+// (the values naming one member keep their order), so that a part reaches
+// one slice of the ids: a group's members have no order, and its stored rows
+// are kept by id.
 std::vector<nlohmann::json> split_scim_member_patch(nlohmann::json& patch, size_t max_members);
 
 }  // namespace keywarden

@@ -640,31 +640,41 @@ class Exchange {
   // member stays as it is.
   ScimRecord store_group(const json* old, json group, const std::vector<ScimMemberRecord>& before, bool whole) {
     const std::string id = group["id"].get<std::string>();
-    std::map<std::string, std::string> members;  // id → member JSON
+    // The members after and before, each sorted by id and listed once (the
+    // first listing of an id counts), then merged: sorted vectors, not maps,
+    // for the 20,000 members of a large PATCH.
+    std::vector<ScimMemberRecord> members;
     if (json* list = find_scim_member(group, "members"); list != nullptr) {
       // normalize_scim_group made each member an object with a string "value".
-      for (const json& member : *list) members.emplace(member.at("value").get<std::string>(), stored_member_json(member));
+      members.reserve(list->size());
+      for (const json& member : *list) members.push_back({member.at("value").get<std::string>(), stored_member_json(member)});
     }
     erase_scim_member(group, "members");
-    std::map<std::string_view, std::string_view> stored;  // id → member JSON, before
-    for (const ScimMemberRecord& member : before) stored.emplace(member.member_id, member.json);
+    const auto by_id = [](const auto& a, const auto& b) { return a.member_id < b.member_id; };
+    const auto same_id = [](const auto& a, const auto& b) { return a.member_id == b.member_id; };
+    std::stable_sort(members.begin(), members.end(), by_id);
+    members.erase(std::unique(members.begin(), members.end(), same_id), members.end());
+    std::vector<const ScimMemberRecord*> stored;
+    stored.reserve(before.size());
+    for (const ScimMemberRecord& member : before) stored.push_back(&member);
+    std::stable_sort(stored.begin(), stored.end(), [](const auto* a, const auto* b) { return a->member_id < b->member_id; });
+    stored.erase(std::unique(stored.begin(), stored.end(),
+                             [](const auto* a, const auto* b) { return a->member_id == b->member_id; }),
+                 stored.end());
 
     const ScimRecord record = repo_.put(ScimResourceType::group, id, dump(group), group_keys(group), now_);
     std::vector<std::string> removed, added, kept;
-    for (const auto& [member, text] : stored) {
-      if (!members.contains(std::string(member))) removed.emplace_back(member);
-    }
-    repo_.remove_members(id, removed);
     std::vector<ScimMemberRecord> written;
-    for (auto& [member, text] : members) {
-      const auto it = stored.find(member);
-      if (it == stored.end()) {
-        added.push_back(member);
-      } else {
-        kept.push_back(member);
-      }
-      if (it == stored.end() || it->second != text) written.push_back({member, std::move(text)});
+    size_t s = 0;  // the first stored member not yet passed
+    for (ScimMemberRecord& member : members) {
+      for (; s < stored.size() && stored[s]->member_id < member.member_id; ++s) removed.push_back(stored[s]->member_id);
+      const bool was_member = s < stored.size() && stored[s]->member_id == member.member_id;
+      (was_member ? kept : added).push_back(member.member_id);
+      if (!was_member || stored[s]->json != member.json) written.push_back(std::move(member));
+      if (was_member) ++s;
     }
+    for (; s < stored.size(); ++s) removed.push_back(stored[s]->member_id);
+    repo_.remove_members(id, removed);
     repo_.put_members(id, written);
 
     const std::string old_name = old != nullptr ? scim_display_name(*old) : "";
@@ -744,9 +754,8 @@ class Exchange {
     // A PATCH that names the members it adds or removes (what Entra and Okta
     // send) reads only those: adding 20,000 members to a group of 80,000
     // then costs the 20,000, not the 100,000.
-    const std::optional<std::set<std::string>> scope = scim_patch_member_scope(patch);
-    const std::vector<ScimMemberRecord> before =
-        scope ? repo_.members_among(id, std::vector<std::string>(scope->begin(), scope->end())) : repo_.members(id);
+    const std::optional<std::vector<std::string>> scope = scim_patch_member_scope(patch);
+    const std::vector<ScimMemberRecord> before = scope ? repo_.members_among(id, *scope) : repo_.members(id);
     old["members"] = member_array(before);
     ScimPatchResult result = apply_scim_patch(old, patch);
     normalize_scim_group(result.resource, id);

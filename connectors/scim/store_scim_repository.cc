@@ -128,10 +128,13 @@ void StoreScimRepository::set_memberships(const std::vector<ScimUserEmail>& user
 }
 
 std::vector<ScimUserEmail> StoreScimRepository::user_emails(const std::vector<std::string>& ids) {
-  std::map<std::string, std::string> users;  // id → email
+  std::vector<ScimUserEmail> stored;  // sorted by id, each once (identity_emails)
   for (PushedIdentityEmailRow& row : resources_.identity_emails(to_string(ScimResourceType::user), ids)) {
-    users.emplace(std::move(row.id), std::move(row.email));
+    stored.push_back({std::move(row.id), std::move(row.email)});
   }
+  if (changes_.identities.empty()) return stored;  // a large group change: nothing pending
+  std::map<std::string, std::string> users;  // id → email
+  for (ScimUserEmail& user : stored) users.emplace(std::move(user.id), std::move(user.email));
   // Users this request wrote are not among the store's identities until the
   // daemon applies its facts: the latest pending upsert speaks for them.
   // (An empty email keeps the stored one, as Store::apply_changes merges.)
