@@ -159,7 +159,7 @@ void run_membership_batches(sql::StatementCache& statements, std::string_view so
   sql::for_each_batch(subject_ids.size(), [&](size_t at, size_t count) {
     sql::Statement statement(statements, sql_for(count));
     statement.bind(1, source).bind(2, group).bind(3, now);
-    for (size_t i = 0; i < count; ++i) statement.bind(4 + static_cast<int>(i), subject_ids[at + i]);
+    for (size_t i = 0; i < count; ++i) statement.bind_borrowed(4 + static_cast<int>(i), subject_ids[at + i]);
     statement.run();
   });
 }

@@ -200,9 +200,10 @@ std::vector<std::string> sorted_unique(const std::vector<std::string>& ids) {
   return sorted;
 }
 
-// Binds values[at, at + count) to the parameters numbered from `first`.
+// Binds values[at, at + count) to the parameters numbered from `first`;
+// `values` outlives the statement's run.
 void bind_run(Statement& statement, int first, const std::vector<std::string>& values, size_t at, size_t count) {
-  for (size_t i = 0; i < count; ++i) statement.bind(first + static_cast<int>(i), values[at + i]);
+  for (size_t i = 0; i < count; ++i) statement.bind_borrowed(first + static_cast<int>(i), values[at + i]);
 }
 
 }  // namespace
@@ -261,7 +262,8 @@ void Store::pushed_put_members(const std::string& source, const std::string& gro
     upsert.bind(1, source).bind(2, group_id);
     for (size_t i = 0; i < count; ++i) {
       const PushedMemberRow& member = members[at + i];
-      upsert.bind(3 + 2 * static_cast<int>(i), member.member_id).bind(4 + 2 * static_cast<int>(i), member.json);
+      upsert.bind_borrowed(3 + 2 * static_cast<int>(i), member.member_id)
+          .bind_borrowed(4 + 2 * static_cast<int>(i), member.json);
     }
     upsert.run();
   });

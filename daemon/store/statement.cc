@@ -129,6 +129,11 @@ Statement& Statement::bind(int index, std::string_view text) {
   return *this;
 }
 
+Statement& Statement::bind_borrowed(int index, std::string_view text) {
+  check_bind(sqlite3_bind_text64(stmt_, index, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8), index);
+  return *this;
+}
+
 Statement& Statement::bind(int index, int64_t value) {
   check_bind(sqlite3_bind_int64(stmt_, index, value), index);
   return *this;

@@ -120,6 +120,11 @@ class Statement {
   Statement& bind(int index, Timestamp time);
   Statement& bind(int index, const std::optional<Timestamp>& time);  // nullopt binds NULL
   Statement& bind_null(int index);
+  // Binds `text` without a copy (SQLITE_STATIC): it must stay alive and
+  // unchanged until this statement is reset or destroyed (both clear the
+  // bindings). For the many-row statements (row_batches.h), which bind
+  // hundreds of ids held in a vector that outlives them.
+  Statement& bind_borrowed(int index, std::string_view text);
 
   // Advances: true when a row is ready, false when the statement is done.
   bool step();
