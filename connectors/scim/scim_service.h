@@ -42,7 +42,10 @@ struct ScimServiceOptions {
   // A group PATCH that adds or removes more members than this by value
   // lists is carried out in steps of this many (ScimResponse::rest), so
   // that a caller can commit between them and let other requests in.
-  size_t members_per_step = 500;
+  // A multiple of the store's largest batch (row_batches.h, 256 rows per
+  // statement): at 500 each step also ran the 32- and 4-row statements
+  // 12 times over, and 100,000 members took a fifth longer.
+  size_t members_per_step = 512;
 };
 
 // What is left of a group PATCH carried out in steps: its parts still to
