@@ -449,6 +449,31 @@ TEST(ScimPatchTest, MemberPatchPartsAppliedInTurnEqualTheWhole) {
   }
 }
 
+// Each part reaches one slice of the member ids (a step then writes to a
+// few pages of the store's B-trees): an operation's values come sorted by
+// the member they name, and values naming one member keep their order.
+TEST(ScimPatchTest, MemberPatchPartsNameTheirMembersInIdOrder) {
+  json patch = ops(json::parse(R"([
+      {"op":"add","path":"members","value":[{"value":"m7"},{"value":"m2","display":"first"},
+                                            {"value":"m9"},{"value":"m2","display":"second"},{"value":"m1"}]},
+      {"op":"remove","path":"members","value":["m8","m3",{"value":"m5"}]}])"));
+  const std::vector<json> parts = split_scim_member_patch(patch, 2);
+  std::vector<std::string> order;
+  std::vector<std::string> displays_of_m2;
+  for (const json& part : parts) {
+    for (const json& op : part["Operations"]) {
+      for (const json& value : op["value"]) {
+        const std::string id = value.is_string() ? value.get<std::string>() : value["value"].get<std::string>();
+        order.push_back(op["op"].get<std::string>() + " " + id);
+        if (id == "m2") displays_of_m2.push_back(value["display"].get<std::string>());
+      }
+    }
+  }
+  EXPECT_EQ(order, (std::vector<std::string>{"add m1", "add m2", "add m2", "add m7", "add m9", "remove m3",
+                                             "remove m5", "remove m8"}));
+  EXPECT_EQ(displays_of_m2, (std::vector<std::string>{"first", "second"}));
+}
+
 TEST(ScimPatchTest, MemberPatchIsWholeWhenPartsCouldDifferOrTouchOtherAttributes) {
   const json member = {{"value", "m1"}};
   for (const json& operations : {

@@ -115,6 +115,27 @@ TEST_F(StatementCacheTest, AGivenBackStatementHoldsNoReadTransactionAndNoOldBind
   EXPECT_FALSE(again.step());
 }
 
+// bind_borrowed hands SQLite the caller's bytes without a copy: the
+// statement reads them where they are, and giving it back clears the binding
+// so no later borrower sees a pointer to text that may be gone.
+TEST_F(StatementCacheTest, ABorrowedBindingReadsTheCallersTextAndIsClearedWhenGivenBack) {
+  std::string name = "two";
+  {
+    Statement query(*cache_, "SELECT k FROM t WHERE v = ?1");
+    query.bind_borrowed(1, name);
+    ASSERT_TRUE(query.step());
+    EXPECT_EQ(query.int64(0), 2);
+    query.reset();
+    name = "one";  // changed after the reset: the next binding reads it anew
+    query.bind_borrowed(1, name);
+    ASSERT_TRUE(query.step());
+    EXPECT_EQ(query.int64(0), 1);
+  }
+  name.assign(64, 'x');  // the given-back statement must not still point here
+  Statement again(*cache_, "SELECT k FROM t WHERE v = ?1");
+  EXPECT_FALSE(again.step());  // its parameter is NULL again
+}
+
 TEST_F(StatementCacheTest, ABadStatementThrowsAndLeavesTheCacheUsable) {
   EXPECT_THROW(Statement(*cache_, "SELEC nonsense"), StoreError);
   Statement query(*cache_, kValueOf);
