@@ -431,9 +431,7 @@ std::vector<std::string> difference(const std::set<std::string>& a, const std::s
 }
 
 // The member id an element of a "members" value names: its string "value",
-// or the element itself when it is a string. nullopt for anything else.
-// The id a member element names (a string, or an object's "value"); null
-// when it names none.
+// or the element itself when it is a string. nullptr for anything else.
 const std::string* named_member(const json& element) {
   if (element.is_string()) return &element.get_ref<const std::string&>();
   const json* value = element.is_object() ? find_scim_member(element, "value") : nullptr;
@@ -543,10 +541,9 @@ std::string member_key(const json& object, std::string_view name) {
 // member in their order. An operation adds or removes each member apart from
 // the others, so the order among different members changes nothing; sorted,
 // each part of a large change reaches one slice of the member ids, and a
-// step writes to a few B-tree pages of the store instead of to one page per
-// member scattered over all of them (ids are random: a 500-member step of a
-// 100,000-member group touched some 1,500 pages, each copied to the
-// savepoint's journal).
+// step writes to a few B-tree pages of the store instead of to pages
+// scattered over all of them (ids are random), each copied to the
+// savepoint's journal.
 void sort_by_member(json& values) {
   std::vector<std::pair<std::string_view, size_t>> order;  // (member id, position)
   order.reserve(values.size());
@@ -587,8 +584,7 @@ std::vector<json> split_scim_member_patch(json& patch, size_t max_members) {
     for (const json& operation : *operations) {
       std::set<std::string>& named = parse_op(operation) == Op::add ? added : removed;
       for (const json& element : *find_scim_member(operation, "value")) {
-        const json* id = element.is_object() ? find_scim_member(element, "value") : &element;
-        if (id != nullptr && id->is_string()) named.insert(id->get<std::string>());
+        if (const std::string* id = named_member(element)) named.insert(*id);
       }
     }
     for (const std::string& id : added) {

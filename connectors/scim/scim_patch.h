@@ -64,9 +64,9 @@ std::optional<std::vector<std::string>> scim_patch_member_scope(const nlohmann::
 // naming its member as scim_patch_member_scope requires) into PATCHes of at
 // most `max_members` values each, with the PATCH's other keys ("schemas").
 // Applied one after the other, they do what the whole did: additions and
-// removals by value are idempotent, and no member is
-// both added and removed (such a PATCH is not cut: the member would be out
-// of the group between two parts). `patch` is consumed. Empty, and `patch`
+// removals by value are idempotent, and no member is both added and removed
+// (such a PATCH is not cut: the member would be out of the group between
+// two parts). `patch` is consumed. Empty, and `patch`
 // untouched, when it has `max_members` values or fewer, or another shape
 // (it is applied whole). Each operation's values are sorted by member id
 // (the values naming one member keep their order), so that a part reaches

@@ -650,30 +650,29 @@ class Exchange {
       for (const json& member : *list) members.push_back({member.at("value").get<std::string>(), stored_member_json(member)});
     }
     erase_scim_member(group, "members");
-    const auto by_id = [](const auto& a, const auto& b) { return a.member_id < b.member_id; };
-    const auto same_id = [](const auto& a, const auto& b) { return a.member_id == b.member_id; };
+    const auto by_id = [](const ScimMemberRecord& a, const ScimMemberRecord& b) { return a.member_id < b.member_id; };
     std::stable_sort(members.begin(), members.end(), by_id);
-    members.erase(std::unique(members.begin(), members.end(), same_id), members.end());
-    std::vector<const ScimMemberRecord*> stored;
-    stored.reserve(before.size());
-    for (const ScimMemberRecord& member : before) stored.push_back(&member);
-    std::stable_sort(stored.begin(), stored.end(), [](const auto* a, const auto* b) { return a->member_id < b->member_id; });
-    stored.erase(std::unique(stored.begin(), stored.end(),
-                             [](const auto* a, const auto* b) { return a->member_id == b->member_id; }),
-                 stored.end());
+    members.erase(std::unique(members.begin(), members.end(),
+                              [](const ScimMemberRecord& a, const ScimMemberRecord& b) { return a.member_id == b.member_id; }),
+                  members.end());
+    // `before` is the repository's answer, ordered by member id (ScimRepository);
+    // the merge below depends on it.
+    if (!std::is_sorted(before.begin(), before.end(), by_id)) {
+      throw std::logic_error("scim: a group's members before a change are not ordered by id");
+    }
 
     const ScimRecord record = repo_.put(ScimResourceType::group, id, dump(group), group_keys(group), now_);
     std::vector<std::string> removed, added, kept;
     std::vector<ScimMemberRecord> written;
-    size_t s = 0;  // the first stored member not yet passed
+    size_t s = 0;  // the first member of `before` not yet passed
     for (ScimMemberRecord& member : members) {
-      for (; s < stored.size() && stored[s]->member_id < member.member_id; ++s) removed.push_back(stored[s]->member_id);
-      const bool was_member = s < stored.size() && stored[s]->member_id == member.member_id;
+      for (; s < before.size() && before[s].member_id < member.member_id; ++s) removed.push_back(before[s].member_id);
+      const bool was_member = s < before.size() && before[s].member_id == member.member_id;
       (was_member ? kept : added).push_back(member.member_id);
-      if (!was_member || stored[s]->json != member.json) written.push_back(std::move(member));
+      if (!was_member || before[s].json != member.json) written.push_back(std::move(member));
       if (was_member) ++s;
     }
-    for (; s < stored.size(); ++s) removed.push_back(stored[s]->member_id);
+    for (; s < before.size(); ++s) removed.push_back(before[s].member_id);
     repo_.remove_members(id, removed);
     repo_.put_members(id, written);
 
