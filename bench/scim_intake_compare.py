@@ -30,6 +30,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -70,7 +71,12 @@ class Wrk:
     def __init__(self, url, args, seconds, name_prefix):
         cmd = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{seconds}s", "--latency",
                "-s", WRK_SCRIPT, url, "--", TOKEN, name_prefix]
+        children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.output = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+        children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        # wrk's own user + system time: the load generator shares the cores.
+        self.cpu_seconds = (children_after.ru_utime - children_before.ru_utime +
+                            children_after.ru_stime - children_before.ru_stime)
         self.rps = float(re.search(r"Requests/sec:\s+([\d.]+)", self.output).group(1))
         self.requests = int(re.search(r"(\d+) requests in", self.output).group(1))
         counts = re.search(r"created (\d+) failed (\d+)", self.output)
@@ -156,7 +162,8 @@ def measure(server, args, tag):
     durable = run.created <= grown <= run.created + args.connections
     print(f"  {server.name:9} {run.rps:9.0f} requests/s  p50 {run.p50:>8} p99 {run.p99:>8}  "
           f"{run.created} created (201), {run.failed} other; stored {before} -> {after} (+{grown}) "
-          f"{'ok' if durable else 'MISMATCH'}  {run.cpu_ms_per_request:.3f} CPU ms/request  load {load}", flush=True)
+          f"{'ok' if durable else 'MISMATCH'}  {run.cpu_ms_per_request:.3f} CPU ms/request  "
+          f"(wrk {run.cpu_seconds / args.seconds:.2f} cores)  load {load}", flush=True)
     if run.socket_errors:
         print(f"    wrk socket errors: {run.socket_errors}")
     if not durable:
