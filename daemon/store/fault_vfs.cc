@@ -36,6 +36,7 @@ struct State {
   sqlite3_vfs* real_vfs = nullptr;
   uint64_t calls = 0;
   uint64_t faults = 0;
+  uint64_t savepoint_journal_files = 0;
   uint64_t armed_at = 0;  // 0: nothing armed
   FaultVfs::Fault fault = FaultVfs::Fault::io_error_once;
   bool powered_off = false;
@@ -246,6 +247,11 @@ int fault_open(sqlite3_vfs* vfs, const char* name, sqlite3_file* file, int flags
   f->base.pMethods = nullptr;
   f->real = reinterpret_cast<sqlite3_file*>(reinterpret_cast<char*>(file) + kFaultFileSize);
   f->history = nullptr;
+  if ((flags & SQLITE_OPEN_SUBJOURNAL) != 0) {
+    State& s = state();
+    std::lock_guard lock(s.mutex);
+    ++s.savepoint_journal_files;
+  }
   const int rc = real_vfs->xOpen(real_vfs, name, f->real, flags, out_flags);
   if (rc != SQLITE_OK) {
     // SQLite calls xClose when pMethods is set, even after a failed open.
@@ -385,6 +391,12 @@ uint64_t FaultVfs::faults_injected() const {
   State& s = state();
   std::lock_guard lock(s.mutex);
   return s.faults;
+}
+
+uint64_t FaultVfs::savepoint_journal_files() const {
+  State& s = state();
+  std::lock_guard lock(s.mutex);
+  return s.savepoint_journal_files;
 }
 
 void FaultVfs::arm(uint64_t nth, Fault fault) {

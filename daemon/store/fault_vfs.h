@@ -45,6 +45,9 @@ class FaultVfs {
   uint64_t calls() const;
   // Calls that were made to fail so far.
   uint64_t faults_injected() const;
+  // Savepoint (statement) journals SQLite opened as files so far: a
+  // savepoint's journal that outgrew the memory SQLite keeps it in.
+  uint64_t savepoint_journal_files() const;
 
   // The `nth` call from now (1: the very next) gets `fault`. Replaces any
   // armed fault.

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <iterator>
-#include <mutex>
 #include <utility>
 
 #include "daemon/store/checkpointer.h"
@@ -274,22 +273,38 @@ std::string pragma_value(sqlite3* db, std::string_view pragma) {
   return query.text(0);
 }
 
-// SQLite counts every allocation under one process-wide mutex unless told
-// not to, before its first use; keywarden never reads those counts, and a
-// large group change makes millions of allocations. (Too late when the
-// library is already in use, as in a test that set up a VFS first: then the
-// counting stays on, which changes nothing but speed.)
-void stop_sqlite_allocation_counts() {
-  static std::once_flag once;
-  std::call_once(once, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+// Process-wide settings, which SQLite takes only before its first use. They
+// are made before main, so that no caller can use SQLite first (a test that
+// registers a VFS, the checkpointer's connection) and leave them unmade.
+// - Allocation counts off: SQLite keeps them under one process-wide mutex,
+//   keywarden never reads them, and a large group change makes millions of
+//   allocations.
+// - Savepoint journals always in memory: every push in a group commit is a
+//   savepoint, and SQLite copies each existing page the push changes into
+//   the savepoint's journal. Past 64 KiB (SQLite's default) that journal
+//   becomes a temporary file for the rest of the transaction, and every
+//   later push then writes its pages there, two write calls a page
+//   (bench/RESULTS.md, "Savepoint journals in memory"). A journal holds only
+//   the pages one savepoint changes, and a push is bounded by its body and
+//   by members_per_step. A bounded threshold above 64 KiB is not an option:
+//   SQLite 3.40 (Debian 12) fails the spill of such a journal with
+//   SQLITE_FULL (StoreFaultTest.SavepointJournalsStayInMemory shows the
+//   large case works as set).
+constexpr int kSavepointJournalAlwaysInMemory = -1;
+
+bool configure_sqlite() {
+  const bool counts_off = sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) == SQLITE_OK;
+  const bool journal_set = sqlite3_config(SQLITE_CONFIG_STMTJRNL_SPILL, kSavepointJournalAlwaysInMemory) == SQLITE_OK;
+  return counts_off && journal_set;
 }
+
+[[maybe_unused]] const bool sqlite_configured = configure_sqlite();
 
 }  // namespace
 
 // ---- Opening -----------------------------------------------------------------
 
 std::unique_ptr<Store> Store::open(const std::filesystem::path& db_file, const char* vfs) {
-  stop_sqlite_allocation_counts();
   make_database_files_private(db_file);
   sqlite3* db = nullptr;
   const int rc = sqlite3_open_v2(

@@ -836,5 +836,56 @@ TEST_F(StoreFaultTest, CursorsEventsHealthAndFindings) {
   loop(path);
 }
 
+
+// Every push of a group commit is a savepoint, and SQLite copies each
+// existing page the push changes into the savepoint's journal. That journal
+// stays in memory (configure_sqlite in store.cc): pushes that each change
+// some twenty existing pages open no file, where SQLite's default (64 KiB)
+// would move the journal to a file at the first of them and write every
+// later push's pages there. One savepoint that changes more than 4 MiB of
+// existing pages stays in memory too, and commits: Debian 12's SQLite fails
+// the spill of a journal past 128 KiB with SQLITE_FULL when the threshold is
+// raised, which is why the threshold is "never" and not a larger number.
+TEST_F(StoreFaultTest, SavepointJournalsStayInMemory) {
+  auto store = Store::open(db_, FaultVfs::kName);
+  // About one page each: a resource's row is a little under 4 KiB.
+  auto json_of = [](int i, char fill) {
+    return "{\"n\":" + std::to_string(i) + ",\"blob\":\"" + std::string(3900, fill) + "\"}";
+  };
+  constexpr int kResources = 1200;
+  store->batch([&] {
+    for (int i = 0; i < kResources; ++i) {
+      store->pushed_put("pushed-idp", "User", "u" + std::to_string(i), json_of(i, 'a'), {}, at(100));
+    }
+  });
+
+  // Thirty pushes in one group commit, each rewriting twenty resources
+  // (over 80 KiB of existing pages).
+  const uint64_t files_before = vfs_->savepoint_journal_files();
+  store->batch([&] {
+    for (int item = 0; item < 30; ++item) {
+      store->batch_item([&] {
+        for (int i = item; i < kResources; i += kResources / 20) {
+          store->pushed_put("pushed-idp", "User", "u" + std::to_string(i), json_of(i, 'b'), {}, at(101));
+        }
+      });
+    }
+  });
+  EXPECT_EQ(vfs_->savepoint_journal_files(), files_before)
+      << "a savepoint's journal went to a file: each later push in the commit writes its pages to disk twice";
+  EXPECT_NE(store->pushed_resource("pushed-idp", "User", "u0")->json.find('b'), std::string::npos);
+
+  // One push rewriting all 1,200 (about 4.8 MB of existing pages).
+  store->batch([&] {
+    store->batch_item([&] {
+      for (int i = 0; i < kResources; ++i) {
+        store->pushed_put("pushed-idp", "User", "u" + std::to_string(i), json_of(i, 'c'), {}, at(102));
+      }
+    });
+  });
+  EXPECT_EQ(vfs_->savepoint_journal_files(), files_before) << "a savepoint's journal went to a file";
+  EXPECT_NE(store->pushed_resource("pushed-idp", "User", "u1199")->json.find('c'), std::string::npos);
+}
+
 }  // namespace
 }  // namespace keywarden
