@@ -488,10 +488,17 @@ std::set<std::string> Store::apply_changes(const std::string& source, const Iden
   std::set<std::string> affected;
   Transaction txn(*statements_, kWrite);
   for (Identity identity : changes.identities) {
-    if (auto old = load_identity(source, identity.subject_id)) {
-      affected.insert(old->email);
-      if (identity.email.empty()) identity.email = old->email;
-      if (identity.user_name.empty()) identity.user_name = old->user_name;
+    {
+      // Only the stored email and userName matter here, not the
+      // memberships load_identity would read too (one push each).
+      Statement known(*statements_, "SELECT email, user_name FROM identities WHERE source = ?1 AND subject_id = ?2");
+      known.bind(1, source).bind(2, identity.subject_id);
+      if (known.step()) {
+        std::string old_email = known.text(0);
+        if (identity.user_name.empty()) identity.user_name = known.text(1);
+        if (identity.email.empty()) identity.email = old_email;
+        affected.insert(std::move(old_email));
+      }
     }
     apply_identity_update(source, identity, changes.groups_known, now);
     affected.insert(normalize_email(identity.email));

@@ -832,6 +832,8 @@ TEST_F(StoreTest, ValuesWithQuotesAreBoundNotSpliced) {
 TEST_F(StoreTest, ApplyChangesKeepsKnownNamesWhenAnEventNamesSomeoneOnlyById) {
   store_->apply_full_read("idp-a", {person("u1", "alice@example.com", IdentityStatus::active, {"palette-users"})}, 1,
                           at(100));
+  const std::string user_name_before = identity("idp-a", "u1").user_name;
+  ASSERT_FALSE(user_name_before.empty());
   IdentityChanges changes;
   Identity by_id;
   by_id.subject_id = "u1";
@@ -844,6 +846,7 @@ TEST_F(StoreTest, ApplyChangesKeepsKnownNamesWhenAnEventNamesSomeoneOnlyById) {
   EXPECT_EQ(affected, std::set<std::string>{"alice@example.com"});
   const IdentityRecord r = identity("idp-a", "u1");
   EXPECT_EQ(r.email, "alice@example.com") << "an empty email keeps the stored one";
+  EXPECT_EQ(r.user_name, user_name_before) << "an empty userName keeps the stored one";
   EXPECT_EQ(r.status, IdentityStatus::inactive);
   ASSERT_EQ(r.memberships.size(), 1u) << "groups untouched when groups_known is false";
   EXPECT_FALSE(r.memberships[0].removed_at);
