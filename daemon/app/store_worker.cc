@@ -1,5 +1,6 @@
 #include "daemon/app/store_worker.h"
 
+#include <algorithm>
 #include <cstddef>
 #include <iterator>
 #include <vector>
@@ -7,6 +8,8 @@
 namespace keywarden {
 
 StoreWorker::StoreWorker(std::unique_ptr<Store> store) : store_(std::move(store)) {
+  store_->defer_commit_sync();
+  syncer_ = std::thread([this] { sync_loop(); });
   thread_ = std::thread([this] { loop(); });
 }
 
@@ -17,6 +20,13 @@ StoreWorker::~StoreWorker() {
   }
   wake_.notify_one();
   thread_.join();
+  // Every commit the worker made is handed over by now: sync them, then stop.
+  {
+    std::lock_guard lock(sync_mutex_);
+    sync_stopping_ = true;
+  }
+  sync_wake_.notify_one();
+  syncer_.join();
 }
 
 void StoreWorker::enqueue(Item item) {
@@ -62,10 +72,10 @@ std::string StoreWorker::write_failure() const {
   return write_failure_;
 }
 
-void StoreWorker::note_store_error(const std::string& what) {
-  batch_store_error_ = true;
+void StoreWorker::note_store_error(const std::string& what, long seq) {
   std::lock_guard lock(failure_mutex_);
   write_failure_ = what;
+  failure_seq_ = std::max(failure_seq_, seq);
 }
 
 bool StoreWorker::others_waiting() {
@@ -97,7 +107,7 @@ void StoreWorker::loop() {
     }
     std::vector<bool> yielded(batch.size(), false);
     std::exception_ptr commit_error;
-    batch_store_error_ = false;
+    const long seq = ++batch_seq_;
     size_t started = batch.size();  // items before this one ran in the batch
     try {
       store_->batch([&] {
@@ -117,7 +127,7 @@ void StoreWorker::loop() {
         }
       });
     } catch (const StoreError& e) {
-      note_store_error(e.what());
+      note_store_error(e.what(), seq);
       commit_error = std::current_exception();
     } catch (...) {
       commit_error = std::current_exception();
@@ -127,24 +137,65 @@ void StoreWorker::loop() {
       put_back(batch, started);
       yielded.resize(batch.size());
     }
-    if (!commit_error && !batch_store_error_) {
-      std::lock_guard lock(failure_mutex_);
-      write_failure_.clear();
-    }
     // The counters first: a caller that resumes may read them at once.
-    std::vector<Item*> finished;
+    Unsynced committed;
+    committed.seq = seq;
+    std::vector<Item*> failed;
     for (size_t i = 0; i < batch.size(); ++i) {
       if (yielded[i] && !commit_error) {
         resuming_.push_back(std::move(batch[i]));
+      } else if (commit_error) {
+        failed.push_back(&batch[i]);
       } else {
-        finished.push_back(&batch[i]);
+        committed.done.push_back(std::move(batch[i].done));
       }
     }
-    items_.fetch_add(static_cast<long>(finished.size()), std::memory_order_relaxed);
+    items_.fetch_add(static_cast<long>(failed.size() + committed.done.size()), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
     // A failed commit undid this batch's steps of a yielded item too: it ends
     // with the error rather than go on from a state that is gone.
-    for (Item* item : finished) item->done(commit_error);
+    for (Item* item : failed) item->done(commit_error);
+    if (commit_error) continue;
+    // Durable once the syncer has synced; the next batch starts meanwhile.
+    // (Also a batch that wrote nothing: what it read may be an earlier
+    // commit's, not durable yet either.)
+    committed.wal = store_->wal_sync();
+    {
+      std::lock_guard lock(sync_mutex_);
+      unsynced_.push_back(std::move(committed));
+    }
+    sync_wake_.notify_one();
+  }
+}
+
+void StoreWorker::sync_loop() {
+  for (;;) {
+    std::deque<Unsynced> synced;
+    {
+      std::unique_lock lock(sync_mutex_);
+      sync_wake_.wait(lock, [this] { return sync_stopping_ || !unsynced_.empty(); });
+      if (unsynced_.empty()) return;  // stopping, and nothing left
+      synced.swap(unsynced_);
+    }
+    // One sync covers every commit taken: their frames are all in the file.
+    const long last = synced.back().seq;
+    std::exception_ptr error;
+    try {
+      synced.back().wal.sync();
+    } catch (const StoreError& e) {
+      note_store_error(e.what(), last);
+      error = std::current_exception();
+    } catch (...) {
+      error = std::current_exception();
+    }
+    if (!error) {
+      // Healthy again once a commit after the last failure is durable.
+      std::lock_guard lock(failure_mutex_);
+      if (last > failure_seq_) write_failure_.clear();
+    }
+    for (Unsynced& commit : synced) {
+      for (auto& done : commit.done) done(error);
+    }
   }
 }
 

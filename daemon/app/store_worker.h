@@ -1,9 +1,17 @@
 // A dedicated thread that owns one Store connection and runs work items on
-// it with group commit: every item queued while the previous commit was on
-// disk goes into the next transaction (a savepoint each), and all of them
-// become durable with one disk sync. An item's caller resumes only after
-// that commit, so a push is acknowledged only once it is durable (SPEC §5),
-// and the Asio thread never waits on SQLite or fsync.
+// it with group commit: every item queued while the previous commit ran
+// goes into the next transaction (a savepoint each), and all of them become
+// durable with one disk sync. An item's caller resumes only after that sync,
+// so a push is acknowledged only once it is durable (SPEC §5), and the Asio
+// thread never waits on SQLite or fsync.
+//
+// The sync is a second thread's (the syncer): the worker commits without
+// waiting for the disk (Store::defer_commit_sync) and goes on with the next
+// batch while the syncer syncs the WAL and then resumes the callers of every
+// commit that sync covers. A failed sync fails all of them, as a failed
+// commit does. What a commit wrote is visible to the next batch (and to
+// other connections) before it is durable, as it always was inside one
+// transaction; nobody is told it happened until it is.
 //
 // A long item can be run in steps (run_steps): between two of its steps, if
 // other items wait, the worker commits what is done and serves them first,
@@ -39,6 +47,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "daemon/store/store.h"
 
@@ -100,8 +109,18 @@ class StoreWorker {
   // Puts unstarted items back at the head of the queue, after the urgent
   // items that made way for them (mutex_ held).
   void put_back(std::deque<Item>& batch, size_t from);
-  void note_store_error(const std::string& what);  // worker thread
+  // The failure a commit or sync `seq` met (any thread).
+  void note_store_error(const std::string& what, long seq);
   void loop();
+  // The syncer: syncs, then resumes the callers of the commits it covers.
+  void sync_loop();
+
+  // Committed, not yet synced: one batch's callers.
+  struct Unsynced {
+    long seq = 0;  // the batch's commit number
+    std::vector<std::function<void(std::exception_ptr)>> done;
+    Store::WalSync wal;
+  };
 
   std::unique_ptr<Store> store_;
   std::mutex mutex_;
@@ -114,10 +133,16 @@ class StoreWorker {
   bool stopping_ = false;
   mutable std::mutex failure_mutex_;
   std::string write_failure_;   // guarded by failure_mutex_
-  bool batch_store_error_ = false;  // an item of the running batch failed with a StoreError (worker thread only)
+  long failure_seq_ = 0;        // the commit it came with; guarded by failure_mutex_
+  long batch_seq_ = 0;          // commits started (worker thread only)
+  std::mutex sync_mutex_;
+  std::condition_variable sync_wake_;
+  std::deque<Unsynced> unsynced_;  // guarded by sync_mutex_
+  bool sync_stopping_ = false;     // guarded by sync_mutex_
   std::atomic<long> items_{0};
   std::atomic<long> commits_{0};
   std::thread thread_;
+  std::thread syncer_;
 };
 
 template <class T>
@@ -150,7 +175,7 @@ boost::asio::awaitable<T> StoreWorker::submit(std::function<bool(Store&, std::op
       try {
         store.batch_item([&] { finished = step(store, *result); });
       } catch (const StoreError& e) {
-        note_store_error(e.what());
+        note_store_error(e.what(), batch_seq_);  // the worker thread's
         *item_error = std::current_exception();
         finished = true;
       } catch (...) {

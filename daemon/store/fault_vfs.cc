@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cerrno>
 #include <cstring>
 #include <map>
@@ -46,6 +47,30 @@ struct State {
 State& state() {
   static State s;
   return s;
+}
+
+// Syncs held back (hold_syncs): apart from State's mutex, so that writes
+// go on while a sync waits.
+struct Hold {
+  std::mutex mutex;
+  std::condition_variable released;
+  bool held = false;
+  int waiting = 0;
+};
+
+Hold& hold() {
+  static Hold h;
+  return h;
+}
+
+void wait_while_held() {
+  Hold& h = hold();
+  std::unique_lock lock(h.mutex);
+  if (!h.held) return;
+  ++h.waiting;
+  h.released.notify_all();  // syncs_waiting() may be waiting for this
+  h.released.wait(lock, [&] { return !h.held; });
+  --h.waiting;
 }
 
 // One open file: ours first, the real VFS's file right after it.
@@ -145,6 +170,7 @@ int fault_truncate(sqlite3_file* file, sqlite3_int64 size) {
 }
 
 int fault_sync(sqlite3_file* file, int flags) {
+  wait_while_held();
   State& s = state();
   std::lock_guard lock(s.mutex);
   if (const int rc = injected(s, Call::sync); rc != SQLITE_OK) return rc;
@@ -432,7 +458,27 @@ bool FaultVfs::power_cut() const {
   return s.powered_off;
 }
 
+void FaultVfs::hold_syncs() {
+  std::lock_guard lock(hold().mutex);
+  hold().held = true;
+}
+
+void FaultVfs::release_syncs() {
+  {
+    std::lock_guard lock(hold().mutex);
+    hold().held = false;
+  }
+  hold().released.notify_all();
+}
+
+bool FaultVfs::wait_for_held_sync(std::chrono::milliseconds timeout) {
+  Hold& h = hold();
+  std::unique_lock lock(h.mutex);
+  return h.released.wait_for(lock, timeout, [&] { return h.waiting > 0; });
+}
+
 void FaultVfs::reset() {
+  release_syncs();
   State& s = state();
   std::lock_guard lock(s.mutex);
   for (auto& [path, history] : s.files) {

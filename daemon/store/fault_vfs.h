@@ -20,6 +20,7 @@
 // method is safe from any thread (the store worker writes on its own).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 
 namespace keywarden {
@@ -64,9 +65,17 @@ class FaultVfs {
   void restore_power();
   bool power_cut() const;
 
-  // Forgets every file's unsynced writes, disarms and restores the power:
-  // what is on disk now is taken as durable (between two independent tests,
-  // with no connection open).
+  // From now on, a sync waits (before it is counted or faulted) until
+  // release_syncs(); writes go on meanwhile. For a test of what happens
+  // while a sync is on its way.
+  void hold_syncs();
+  void release_syncs();
+  // Waits until a sync is held back; false after `timeout` without one.
+  bool wait_for_held_sync(std::chrono::milliseconds timeout);
+
+  // Releases held syncs, forgets every file's unsynced writes, disarms and
+  // restores the power: what is on disk now is taken as durable (between
+  // two independent tests, with no connection open).
   void reset();
 
  private:

@@ -389,6 +389,28 @@ void Store::checkpoint_with(std::shared_ptr<WalCheckpointer> checkpointer) {
 
 void Store::set_page_cache_kib(int kib) { sql::exec(db_, "PRAGMA cache_size = -" + std::to_string(kib)); }
 
+void Store::defer_commit_sync() { sql::exec(db_, "PRAGMA synchronous = NORMAL"); }
+
+Store::WalSync Store::wal_sync() const {
+  sqlite3_file* file = nullptr;
+  // The WAL's file once the connection has one; before, the (unused)
+  // rollback journal's, which is not open.
+  if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &file) != SQLITE_OK || file == nullptr ||
+      file->pMethods == nullptr) {
+    return WalSync();
+  }
+  return WalSync(file);
+}
+
+void Store::WalSync::sync() const {
+  if (file_ == nullptr) return;
+  // What SQLite's own commit does under synchronous = FULL: the WAL synced
+  // with SQLITE_SYNC_NORMAL (an fdatasync on Linux).
+  if (const int rc = file_->pMethods->xSync(file_, SQLITE_SYNC_NORMAL); rc != SQLITE_OK) {
+    throw StoreError(std::string("store: syncing the WAL: ") + sqlite3_errstr(rc));
+  }
+}
+
 void Store::EndTransaction::operator()(Transaction* transaction) const { delete transaction; }
 Store::WriteScope Store::begin_write() { return WriteScope(new Transaction(*statements_, kWrite)); }
 void Store::commit_write(WriteScope scope) {

@@ -25,6 +25,7 @@
 #include "daemon/engine/time_point.h"
 
 struct sqlite3;
+struct sqlite3_file;
 
 namespace keywarden {
 
@@ -162,6 +163,29 @@ class Store {
   // large store (the daemon's store worker); a connection that scans the
   // whole store once per plan gains nothing from more and would only hold it.
   void set_page_cache_kib(int kib);
+
+  // A commit on this connection no longer waits for the disk: its WAL
+  // frames are written, and nothing is synced (synchronous = NORMAL). The
+  // caller makes them durable with WalSync::sync() before it tells anyone
+  // that they are: the store worker syncs one group commit while the next
+  // one runs. Other connections' commits sync as before.
+  void defer_commit_sync();
+  // Syncs this connection's WAL file, from any thread: every frame written
+  // to it so far (every commit so far) becomes durable. Through the VFS, so
+  // a VFS that models the disk sees the sync. Valid while the Store is open.
+  class WalSync {
+   public:
+    WalSync() = default;
+    // Throws StoreError when the sync fails.
+    void sync() const;
+
+   private:
+    friend class Store;
+    explicit WalSync(sqlite3_file* file) : file_(file) {}
+    sqlite3_file* file_ = nullptr;  // nullptr: no WAL written yet
+  };
+  // Call on the Store's own thread, after a commit.
+  WalSync wal_sync() const;
 
   // Runs `work` inside one write transaction: every store method it calls
   // becomes part of it (a savepoint each), and all of it becomes durable with
