@@ -156,46 +156,64 @@ void StoreWorker::loop() {
     // with the error rather than go on from a state that is gone.
     for (Item* item : failed) item->done(commit_error);
     if (commit_error) continue;
-    // Durable once the syncer has synced; the next batch starts meanwhile.
-    // (Also a batch that wrote nothing: what it read may be an earlier
-    // commit's, not durable yet either.)
+    // Durable once synced. (Also a batch that wrote nothing: what it read
+    // may be an earlier commit's, not durable yet either.) With nothing
+    // waiting for the worker and nothing for the syncer, the worker syncs
+    // itself: a handoff to the syncer would only add a thread's wake-up to
+    // a lone push. Otherwise the syncer syncs and the next batch starts.
     committed.wal = store_->wal_sync();
+    const bool more_work = !resuming_.empty() || others_waiting();
+    std::deque<Unsynced> alone;
     {
       std::lock_guard lock(sync_mutex_);
-      unsynced_.push_back(std::move(committed));
+      if (!more_work && unsynced_.empty() && !syncing_) {
+        alone.push_back(std::move(committed));
+      } else {
+        unsynced_.push_back(std::move(committed));
+      }
     }
-    sync_wake_.notify_one();
+    if (!alone.empty()) {
+      sync_and_tell(alone);
+    } else {
+      sync_wake_.notify_one();
+    }
+  }
+}
+
+void StoreWorker::sync_and_tell(std::deque<Unsynced>& commits) {
+  // One sync covers every commit given: their frames are all in the file.
+  const long last = commits.back().seq;
+  std::exception_ptr error;
+  try {
+    commits.back().wal.sync();
+  } catch (const StoreError& e) {
+    note_store_error(e.what(), last);
+    error = std::current_exception();
+  } catch (...) {
+    error = std::current_exception();
+  }
+  if (!error) {
+    // Healthy again once a commit after the last failure is durable.
+    std::lock_guard lock(failure_mutex_);
+    if (last > failure_seq_) write_failure_.clear();
+  }
+  for (Unsynced& commit : commits) {
+    for (auto& done : commit.done) done(error);
   }
 }
 
 void StoreWorker::sync_loop() {
   for (;;) {
-    std::deque<Unsynced> synced;
+    std::deque<Unsynced> commits;
     {
       std::unique_lock lock(sync_mutex_);
+      syncing_ = false;
       sync_wake_.wait(lock, [this] { return sync_stopping_ || !unsynced_.empty(); });
       if (unsynced_.empty()) return;  // stopping, and nothing left
-      synced.swap(unsynced_);
+      commits.swap(unsynced_);
+      syncing_ = true;
     }
-    // One sync covers every commit taken: their frames are all in the file.
-    const long last = synced.back().seq;
-    std::exception_ptr error;
-    try {
-      synced.back().wal.sync();
-    } catch (const StoreError& e) {
-      note_store_error(e.what(), last);
-      error = std::current_exception();
-    } catch (...) {
-      error = std::current_exception();
-    }
-    if (!error) {
-      // Healthy again once a commit after the last failure is durable.
-      std::lock_guard lock(failure_mutex_);
-      if (last > failure_seq_) write_failure_.clear();
-    }
-    for (Unsynced& commit : synced) {
-      for (auto& done : commit.done) done(error);
-    }
+    sync_and_tell(commits);
   }
 }
 

@@ -121,6 +121,8 @@ class StoreWorker {
     std::vector<std::function<void(std::exception_ptr)>> done;
     Store::WalSync wal;
   };
+  // Syncs once, then resumes the callers of `commits` (worker or syncer).
+  void sync_and_tell(std::deque<Unsynced>& commits);
 
   std::unique_ptr<Store> store_;
   std::mutex mutex_;
@@ -139,6 +141,7 @@ class StoreWorker {
   std::condition_variable sync_wake_;
   std::deque<Unsynced> unsynced_;  // guarded by sync_mutex_
   bool sync_stopping_ = false;     // guarded by sync_mutex_
+  bool syncing_ = false;           // the syncer has commits in hand; guarded by sync_mutex_
   std::atomic<long> items_{0};
   std::atomic<long> commits_{0};
   std::thread thread_;

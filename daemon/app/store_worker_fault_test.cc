@@ -270,10 +270,12 @@ TEST_F(StoreWorkerFaultTest, AFailedSpillOfAHugeItemFailsItsGroupAndDoesNotHangT
 }
 
 
-// The worker does not wait for the disk: while one group commit's sync is
-// on its way, the next batch runs and commits. Neither batch's callers hear
-// back before a sync that covers their commit, and if the power goes
-// meanwhile, they are told it failed.
+// The worker does not wait for the disk when work is waiting: while one
+// group commit's sync is on its way, the next batch runs and commits.
+// Neither batch's callers hear back before a sync that covers their commit,
+// and if the power goes meanwhile, they are told it failed. (A commit with
+// nothing waiting behind it is synced by the worker itself: see
+// ALoneCommitIsSyncedByTheWorkerItself.)
 TEST_F(StoreWorkerFaultTest, TheNextBatchCommitsWhileTheLastOnesSyncIsOnItsWayAndNobodyHearsBackBeforeIt) {
   for (const bool power_cut : {false, true}) {
     SCOPED_TRACE(power_cut ? "power cut while the sync waits" : "the sync completes");
@@ -289,12 +291,21 @@ TEST_F(StoreWorkerFaultTest, TheNextBatchCommitsWhileTheLastOnesSyncIsOnItsWayAn
     enum Told { waiting, ok, failed };
     std::atomic<Told> told[2] = {waiting, waiting};
     const long commits_before = worker_->commits();
+    std::atomic<bool> first_running{false};
+    std::atomic<bool> second_sent{false};
     auto send = [&](int i) {
       net::co_spawn(io_, [&, i]() -> net::awaitable<void> {
-        std::function<bool(Store&)> work = [i](Store& store) {
+        std::function<bool(Store&)> work = [i, &first_running, &second_sent](Store& store) {
+          if (i == 0) {
+            // The second push waits in the queue when this batch commits.
+            first_running = true;
+            while (!second_sent) std::this_thread::sleep_for(1ms);
+            std::this_thread::sleep_for(20ms);
+          }
           push(store, i);
           return true;
         };
+        if (i == 1) second_sent = true;
         try {
           co_await worker_->run<bool>(std::move(work));
           told[i] = ok;
@@ -309,9 +320,9 @@ TEST_F(StoreWorkerFaultTest, TheNextBatchCommitsWhileTheLastOnesSyncIsOnItsWayAn
     };
 
     send(0);
-    ASSERT_TRUE(vfs_->wait_for_held_sync(5s)) << "the first commit was never synced";
-    EXPECT_TRUE(wait_for([&] { return worker_->commits() == commits_before + 1; }));
+    ASSERT_TRUE(wait_for([&] { return first_running.load(); }));
     send(1);
+    ASSERT_TRUE(vfs_->wait_for_held_sync(5s)) << "the first commit was never synced";
     EXPECT_TRUE(wait_for([&] { return worker_->commits() == commits_before + 2; }))
         << "the second batch waited for the first one's sync";
     std::this_thread::sleep_for(50ms);
@@ -336,6 +347,45 @@ TEST_F(StoreWorkerFaultTest, TheNextBatchCommitsWhileTheLastOnesSyncIsOnItsWayAn
     store.reset();
     if (HasFailure()) return;
   }
+}
+
+
+// With nothing waiting behind it, a commit is synced by the worker itself,
+// before it takes more work: a lone push is not handed to another thread.
+// Its caller still hears back only after the sync.
+TEST_F(StoreWorkerFaultTest, ALoneCommitIsSyncedByTheWorkerItself) {
+  ASSERT_EQ(single_push(100), kOk);
+  vfs_->hold_syncs();
+  io_.restart();
+  auto guard = net::make_work_guard(io_);
+  std::thread io_thread([this] { io_.run(); });
+  std::atomic<int> told{0};  // 0 waiting, 1 ok
+  std::function<bool(Store&)> work = [](Store& store) {
+    push(store, 0);
+    return true;
+  };
+  net::co_spawn(io_, [&]() -> net::awaitable<void> {
+    co_await worker_->run<bool>(std::move(work));
+    told = 1;
+  }, net::detached);
+  ASSERT_TRUE(vfs_->wait_for_held_sync(5s));
+  // The worker is inside that sync: a second item waits for it.
+  std::atomic<bool> second_ran{false};
+  std::function<bool(Store&)> second = [&](Store&) {
+    second_ran = true;
+    return true;
+  };
+  net::co_spawn(io_, [&]() -> net::awaitable<void> { co_await worker_->run<bool>(std::move(second)); },
+                net::detached);
+  std::this_thread::sleep_for(100ms);
+  EXPECT_FALSE(second_ran) << "the worker did not sync the lone commit itself";
+  EXPECT_EQ(told, 0) << "told before the sync";
+  vfs_->release_syncs();
+  for (int i = 0; i < 5000 && (told == 0 || !second_ran); ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(told, 1);
+  EXPECT_TRUE(second_ran);
+  guard.reset();
+  io_thread.join();
 }
 
 }  // namespace
