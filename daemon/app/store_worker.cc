@@ -137,7 +137,6 @@ void StoreWorker::loop() {
       put_back(batch, started);
       yielded.resize(batch.size());
     }
-    // The counters first: a caller that resumes may read them at once.
     Unsynced committed;
     committed.seq = seq;
     std::vector<Item*> failed;
@@ -150,6 +149,7 @@ void StoreWorker::loop() {
         committed.done.push_back(std::move(batch[i].done));
       }
     }
+    // The counters first: a caller that resumes may read them at once.
     items_.fetch_add(static_cast<long>(failed.size() + committed.done.size()), std::memory_order_relaxed);
     commits_.fetch_add(1, std::memory_order_relaxed);
     // A failed commit undid this batch's steps of a yielded item too: it ends
