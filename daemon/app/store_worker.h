@@ -5,11 +5,11 @@
 // so a push is acknowledged only once it is durable (SPEC §5), and the Asio
 // thread never waits on SQLite or fsync.
 //
-// The sync is a second thread's (the syncer): the worker commits without
-// waiting for the disk (Store::defer_commit_sync) and goes on with the next
-// batch while the syncer syncs the WAL and then resumes the callers of every
-// commit that sync covers. A failed sync fails all of them, as a failed
-// commit does. What a commit wrote is visible to the next batch (and to
+// The worker commits without waiting for the disk (Store::defer_commit_sync).
+// When items wait behind a commit, a second thread (the syncer) syncs the WAL
+// while the worker goes on with the next batch, then resumes the callers of
+// every commit that sync covers; when none wait, the worker syncs itself. A
+// failed sync fails all of them, as a failed commit does. What a commit wrote is visible to the next batch (and to
 // other connections) before it is durable, as it always was inside one
 // transaction; nobody is told it happened until it is.
 //

@@ -41,6 +41,12 @@ using fault_test::pushed;
 
 constexpr const char* kOk = "ok";
 
+// Polls `condition` for up to 5 s; its last value.
+bool wait_for(const std::function<bool()>& condition) {
+  for (int i = 0; i < 5000 && !condition(); ++i) std::this_thread::sleep_for(1ms);
+  return condition();
+}
+
 class StoreWorkerFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -269,7 +275,6 @@ TEST_F(StoreWorkerFaultTest, AFailedSpillOfAHugeItemFailsItsGroupAndDoesNotHangT
   EXPECT_TRUE(pushed(*store, 3));
 }
 
-
 // The worker does not wait for the disk when work is waiting: while one
 // group commit's sync is on its way, the next batch runs and commits.
 // Neither batch's callers hear back before a sync that covers their commit,
@@ -314,10 +319,6 @@ TEST_F(StoreWorkerFaultTest, TheNextBatchCommitsWhileTheLastOnesSyncIsOnItsWayAn
         }
       }, net::detached);
     };
-    auto wait_for = [](const std::function<bool()>& condition) {
-      for (int i = 0; i < 5000 && !condition(); ++i) std::this_thread::sleep_for(1ms);
-      return condition();
-    };
 
     send(0);
     ASSERT_TRUE(wait_for([&] { return first_running.load(); }));
@@ -348,7 +349,6 @@ TEST_F(StoreWorkerFaultTest, TheNextBatchCommitsWhileTheLastOnesSyncIsOnItsWayAn
     if (HasFailure()) return;
   }
 }
-
 
 // With nothing waiting behind it, a commit is synced by the worker itself,
 // before it takes more work: a lone push is not handed to another thread.
@@ -381,7 +381,7 @@ TEST_F(StoreWorkerFaultTest, ALoneCommitIsSyncedByTheWorkerItself) {
   EXPECT_FALSE(second_ran) << "the worker did not sync the lone commit itself";
   EXPECT_EQ(told, 0) << "told before the sync";
   vfs_->release_syncs();
-  for (int i = 0; i < 5000 && (told == 0 || !second_ran); ++i) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(wait_for([&] { return told != 0 && second_ran; }));
   EXPECT_EQ(told, 1);
   EXPECT_TRUE(second_ran);
   guard.reset();

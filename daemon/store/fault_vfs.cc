@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -68,7 +68,7 @@ void wait_while_held() {
   std::unique_lock lock(h.mutex);
   if (!h.held) return;
   ++h.waiting;
-  h.released.notify_all();  // syncs_waiting() may be waiting for this
+  h.released.notify_all();  // wait_for_held_sync() may be waiting for this
   h.released.wait(lock, [&] { return !h.held; });
   --h.waiting;
 }

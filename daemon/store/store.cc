@@ -509,23 +509,21 @@ std::set<std::string> Store::apply_changes(const std::string& source, const Iden
                                            Timestamp now, bool mark_success) {
   std::set<std::string> affected;
   Transaction txn(*statements_, kWrite);
+  // What is stored of a subject: only these two columns matter here, not
+  // the memberships load_identity would read too (one push each).
+  Statement known(*statements_, "SELECT email, user_name FROM identities WHERE source = ?1 AND subject_id = ?2");
   for (Identity identity : changes.identities) {
-    {
-      // Only the stored email and userName matter here, not the
-      // memberships load_identity would read too (one push each).
-      Statement known(*statements_, "SELECT email, user_name FROM identities WHERE source = ?1 AND subject_id = ?2");
-      known.bind(1, source).bind(2, identity.subject_id);
-      if (known.step()) {
-        std::string old_email = known.text(0);
-        if (identity.user_name.empty()) identity.user_name = known.text(1);
-        if (identity.email.empty()) identity.email = old_email;
-        affected.insert(std::move(old_email));
-      }
+    known.bind(1, source).bind(2, identity.subject_id);
+    if (known.step()) {
+      std::string old_email = known.text(0);
+      if (identity.user_name.empty()) identity.user_name = known.text(1);
+      if (identity.email.empty()) identity.email = old_email;
+      affected.insert(std::move(old_email));
     }
+    known.reset();
     apply_identity_update(source, identity, changes.groups_known, now);
     affected.insert(normalize_email(identity.email));
   }
-  Statement email_of(*statements_, "SELECT email FROM identities WHERE source = ?1 AND subject_id = ?2");
   identity_rows::IdentityWriter writer(*statements_);
   // A run of consecutive changes with the email read already (a large group
   // change: one group, one direction) is written many rows per statement.
@@ -551,9 +549,9 @@ std::set<std::string> Store::apply_changes(const std::string& source, const Iden
     }
     write_run();
     std::optional<std::string> email;
-    email_of.bind(1, source).bind(2, m.subject_id);
-    if (email_of.step()) email = email_of.text(0);
-    email_of.reset();
+    known.bind(1, source).bind(2, m.subject_id);
+    if (known.step()) email = known.text(0);
+    known.reset();
     if (!email) {
       // The first word about this person: record what the event says of
       // them, so that the membership joins someone with an email.
