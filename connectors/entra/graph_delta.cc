@@ -60,6 +60,10 @@ DeltaPage parse_delta_page(const std::string& body, const std::string& where) {
     doc = json::parse(body);
   } catch (const json::parse_error& e) {
     throw SourceReadError(where + ": invalid JSON at byte " + std::to_string(e.byte));
+  } catch (const json::exception&) {
+    // The parser reports a number beyond a double (1e400) as out_of_range,
+    // not as a parse_error.
+    throw SourceReadError(where + ": invalid JSON (a number out of range)");
   }
   if (!doc.is_object()) throw SourceReadError(where + ": the page is not a JSON object");
   const auto value = doc.find("value");

@@ -69,6 +69,18 @@ TEST(GraphDeltaPage, APageThatProvesNothingIsAnError) {
   }
 }
 
+// Found by graph_fuzz: nlohmann reports a number beyond a double as
+// out_of_range, which is no parse_error, and it escaped the read.
+TEST(GraphDeltaPage, ANumberBeyondADoubleIsAnInvalidPage) {
+  try {
+    parse_delta_page(R"({"value":[{"id":"u1","size":26e46534}],"@odata.deltaLink":"x"})", "users delta page 2");
+    FAIL();
+  } catch (const SourceReadError& e) {
+    EXPECT_NE(std::string(e.what()).find("users delta page 2: invalid JSON"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(graph_error_code(R"({"error":{"code":1e400}})"), "");
+}
+
 TEST(GraphDeltaPage, ReadsTheErrorCode) {
   EXPECT_EQ(graph_error_code(R"({"error":{"code":"syncStateNotFound","message":"gone"}})"), "syncStateNotFound");
   EXPECT_EQ(graph_error_code("<html>"), "");

@@ -38,6 +38,10 @@ std::vector<Identity> parse_identity_document(const std::string& text, const std
     doc = nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     throw SourceReadError(origin + ": invalid JSON at byte " + std::to_string(e.byte));
+  } catch (const nlohmann::json::exception&) {
+    // The parser reports a number beyond a double (1e400) as out_of_range,
+    // not as a parse_error.
+    throw SourceReadError(origin + ": invalid JSON (a number out of range)");
   }
   if (!doc.is_object() || !doc.contains("users") || !doc["users"].is_array()) {
     throw SourceReadError(origin + ": expected an object with a \"users\" array");

@@ -40,6 +40,7 @@ TEST(IdentityDocument, AnEmptyExportIsAFailedReadNotEveryoneLeft) {
 
 TEST(IdentityDocument, RejectsTruncatedAndMalformedDocuments) {
   expect_rejected(R"({"users": [{"id": "1", "active": tr)", "invalid JSON");
+  expect_rejected(R"({"users": [{"id": "1", "n": 1e400}]})", "invalid JSON");  // out_of_range, not parse_error
   expect_rejected(R"([1,2])", "\"users\" array");
   expect_rejected(R"({"users": {}})", "\"users\" array");
   expect_rejected(R"({"users": [{"userName": "x"}]})", "\"id\" is required");
