@@ -10,6 +10,7 @@
 
 #include "connectors/scim/scim_test_client.h"
 #include "daemon/store/schema.h"
+#include "daemon/store/schema_history_test.h"
 
 namespace keywarden {
 namespace {
@@ -60,10 +61,10 @@ class StoreScimRepositoryTest : public ::testing::Test {
   }
 
   // Undoes the migrations after 3 (stale team memberships, the compromised
-  // status), so that the database is as an older keywarden left it.
+  // status, the CHECKs without temporary tables), so that the database is as an older keywarden left it.
   void undo_migrations_after_three() {
     raw("DROP TABLE stale_team_memberships;"
-        "PRAGMA writable_schema = ON;"
+        "PRAGMA writable_schema = ON;" + std::string(schema_history::kChecksOfVersion5) +
         "UPDATE sqlite_schema SET sql = replace(sql, ', ''compromised''))', '))') WHERE name = 'identities';"
         "PRAGMA writable_schema = OFF;"
         "DELETE FROM schema_migrations WHERE version > 3; PRAGMA user_version = 3;");
@@ -139,6 +140,20 @@ TEST_F(StoreScimRepositoryTest, IdentityFactsWaitForTheApplyAndGoThroughIt) {
   EXPECT_EQ(store_->load_identity("corp-entra", user)->email, "bob@example.com");
 }
 
+TEST_F(StoreScimRepositoryTest, FindAnswersOldestFirstThenById) {
+  Request request(*store_, "corp-scim");
+  StoreScimRepository& repo = request.repo;
+  repo.put(ScimResourceType::user, "u3", "{}", {"same", "x", "", {"same@x.com"}}, at(30));
+  repo.put(ScimResourceType::user, "u2", "{}", {"same", "x", "", {"same@x.com"}}, at(10));
+  repo.put(ScimResourceType::user, "u1", "{}", {"same", "x", "", {"same@x.com"}}, at(30));
+  for (const ScimLookup lookup : {ScimLookup::user_name, ScimLookup::external_id, ScimLookup::email}) {
+    const std::string value = lookup == ScimLookup::email ? "same@x.com" : lookup == ScimLookup::user_name ? "same" : "x";
+    std::vector<std::string> ids;
+    for (const ScimRecord& record : repo.find(ScimResourceType::user, lookup, value)) ids.push_back(record.id);
+    EXPECT_EQ(ids, (std::vector<std::string>{"u2", "u1", "u3"})) << value;
+  }
+}
+
 TEST_F(StoreScimRepositoryTest, PutKeepsCreatedAndCountsVersions) {
   Request request(*store_, "corp-scim");
   StoreScimRepository& repo = request.repo;
@@ -149,7 +164,12 @@ TEST_F(StoreScimRepositoryTest, PutKeepsCreatedAndCountsVersions) {
   EXPECT_EQ(second.version, 2);
   EXPECT_EQ(second.created, at(10));
   EXPECT_EQ(second.modified, at(20));
-  EXPECT_EQ(repo.get(ScimResourceType::user, "u1")->json, R"({"a":2})");
+  const std::optional<ScimRecord> stored = repo.get(ScimResourceType::user, "u1");
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->json, R"({"a":2})");
+  EXPECT_EQ(stored->version, second.version) << "put answers what it stored";
+  EXPECT_EQ(stored->created, second.created);
+  EXPECT_EQ(stored->modified, second.modified);
   EXPECT_TRUE(repo.find(ScimResourceType::user, ScimLookup::email, "a@x.com").empty()) << "old email key replaced";
   EXPECT_EQ(repo.find(ScimResourceType::user, ScimLookup::email, "b@x.com").size(), 1u);
   EXPECT_EQ(repo.find(ScimResourceType::user, ScimLookup::user_name, "alice").size(), 1u);

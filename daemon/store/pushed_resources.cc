@@ -85,20 +85,24 @@ std::vector<PushedResourceRow> Store::pushed_find(const std::string& source, std
     sql = "SELECT r.type, r.id, r.json, r.version, r.created, r.modified "
           "FROM pushed_emails e JOIN pushed_resources r "
           "ON r.source = e.source AND r.type = e.type AND r.id = e.id "
-          "WHERE e.source = ?1 AND e.type = ?2 AND e.email = ?3 ORDER BY r.created, r.id";
+          "WHERE e.source = ?1 AND e.type = ?2 AND e.email = ?3";
   } else {
     // The column name comes from the enum above, never from input.
-    // Without statistics SQLite prefers the created-order index (it saves a
-    // sort) and scans every resource of the type: name the lookup's index,
+    // Name the lookup's index (SQLite without statistics may prefer another),
     // and repeat its partial condition, which a bound value cannot prove.
     const std::string column(key_column(key));
     sql = "SELECT " + std::string(kResourceColumns) + " FROM pushed_resources INDEXED BY " +
           std::string(key_index(key)) + " WHERE source = ?1 AND type = ?2 AND " + column + " = ?3 AND " + column +
-          " <> '' ORDER BY created, id";
+          " <> ''";
   }
   Statement query(*statements_, sql);
   query.bind(1, source).bind(2, type).bind(3, value);
   while (query.step()) rows.push_back(read_resource(query));
+  // Oldest first, sorted here: a match is one row or none nearly always, and
+  // an ORDER BY would have SQLite set up its sorter on every lookup.
+  std::sort(rows.begin(), rows.end(), [](const PushedResourceRow& a, const PushedResourceRow& b) {
+    return a.created != b.created ? a.created < b.created : a.id < b.id;
+  });
   return rows;
 }
 
@@ -124,26 +128,43 @@ PushedResourceRow Store::pushed_put(const std::string& source, std::string_view 
                                 const std::string& id, const std::string& json,
                                 const PushedResourceKeys& keys, Timestamp now) {
   JoinedWrite txn(*statements_);
-  Statement upsert(*statements_,
-                   "INSERT INTO pushed_resources (source, type, id, user_name_lower, external_id, "
-                   "display_name_lower, json, version, created, modified) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?8) "
-                   "ON CONFLICT (source, type, id) DO UPDATE SET "
-                   "user_name_lower = excluded.user_name_lower, external_id = excluded.external_id, "
-                   "display_name_lower = excluded.display_name_lower, json = excluded.json, "
-                   "version = version + 1, modified = excluded.modified "
-                   "RETURNING " + std::string(kResourceColumns));
-  upsert.bind(1, source)
+  // Read, then an INSERT or an UPDATE: an upsert with RETURNING would give
+  // the row too, but SQLite buffers RETURNING rows in a temporary b-tree it
+  // builds and frees on every call.
+  PushedResourceRow row;
+  row.type = std::string(type);
+  row.id = id;
+  row.json = json;
+  row.version = 1;
+  row.created = now;
+  row.modified = now;
+  Statement current(*statements_,
+                    "SELECT version, created FROM pushed_resources WHERE source = ?1 AND type = ?2 AND id = ?3");
+  current.bind(1, source).bind(2, type).bind(3, id);
+  const bool exists = current.step();
+  if (exists) {
+    row.version = current.int64(0) + 1;
+    row.created = current.time(1);
+  }
+  current.reset();
+  Statement write(*statements_,
+                  exists ? "UPDATE pushed_resources SET user_name_lower = ?4, external_id = ?5, "
+                           "display_name_lower = ?6, json = ?7, version = ?8, modified = ?9 "
+                           "WHERE source = ?1 AND type = ?2 AND id = ?3"
+                         : "INSERT INTO pushed_resources (source, type, id, user_name_lower, external_id, "
+                           "display_name_lower, json, version, created, modified) "
+                           "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)");
+  write.bind(1, source)
       .bind(2, type)
       .bind(3, id)
       .bind(4, keys.user_name_lower)
       .bind(5, keys.external_id)
       .bind(6, keys.display_name_lower)
       .bind(7, json)
-      .bind(8, now);
-  if (!upsert.step()) throw StoreError("store: pushed_put returned no row");
-  PushedResourceRow row = read_resource(upsert);
-  if (upsert.step()) throw StoreError("store: pushed_put returned more than one row");
+      .bind(8, row.version)
+      .bind(9, now);
+  write.run();
+  if (write.changes() != 1) throw StoreError("store: pushed_put wrote " + std::to_string(write.changes()) + " rows");
 
   Statement clear(*statements_, "DELETE FROM pushed_emails WHERE source = ?1 AND type = ?2 AND id = ?3");
   clear.bind(1, source).bind(2, type).bind(3, id);

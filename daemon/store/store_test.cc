@@ -1,6 +1,7 @@
 // Each test is named after the failure it guards against.
 #include "daemon/store/store.h"
 #include "daemon/store/schema.h"
+#include "daemon/store/schema_history_test.h"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -972,20 +973,90 @@ TEST_F(StoreTest, CompromisedStatusIsStoredAndLoaded) {
   EXPECT_EQ(identity("idp-s", "email:a@x.com").status, IdentityStatus::compromised);
 }
 
+// How many tables' CREATE text has an IN list in a CHECK (two-value lists,
+// in source_health and pushed_resources, SQLite compares without a table).
+constexpr const char* kTablesWithInChecks =
+    "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND sql LIKE '%CHECK (% IN (%'";
+
+TEST_F(StoreTest, MigrationToChecksWithoutTemporaryTablesKeepsEveryRuleAndRow) {
+  store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"palette-users"})}, 1, at(100));
+  store_.reset();
+  exec_raw("PRAGMA writable_schema = ON;" + std::string(schema_history::kChecksOfVersion5) +
+           "PRAGMA writable_schema = OFF;"
+           "DELETE FROM schema_migrations WHERE version = 6;"
+           "PRAGMA user_version = 5;");
+  ASSERT_EQ(query_int(kTablesWithInChecks), 2 + 5) << "the old text is back";
+  reopen();
+  EXPECT_EQ(store_->schema_version(), 6);
+  EXPECT_EQ(query_int(kTablesWithInChecks), 2);
+  const IdentityRecord kept = identity("idp-a", "u1");
+  ASSERT_EQ(kept.memberships.size(), 1u);
+  EXPECT_EQ(kept.memberships[0].group, "palette-users");
+  // The same values pass, and no other.
+  for (const IdentityStatus status : {IdentityStatus::inactive, IdentityStatus::deleted, IdentityStatus::compromised,
+                                      IdentityStatus::active}) {
+    store_->apply_identity_update("idp-a", person("u1", "a@x.com", status), false, at(200));
+    EXPECT_EQ(identity("idp-a", "u1").status, status);
+  }
+  store_.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_file_.c_str(), &db), SQLITE_OK);
+  for (const std::string statement :
+       {"UPDATE identities SET status = 'gone'", "UPDATE identities SET status = 'Active'",
+        "INSERT INTO journal (plan_id, action, key_uid, key_name, owner_uid, owner_email, reason, source, detail, "
+        "state, created_at, updated_at) VALUES ('p', 'revoke', 'k', 'n', 'o', 'e', 'r', 's', 'd', 'lost', 1, 1)",
+        "INSERT INTO journal (plan_id, action, key_uid, key_name, owner_uid, owner_email, reason, source, detail, "
+        "state, created_at, updated_at) VALUES ('p', 'rotate', 'k', 'n', 'o', 'e', 'r', 's', 'd', 'pending', 1, 1)",
+        "INSERT INTO audit (time, plan_id, action, key_uid, key_name, owner_uid, owner_email, reason, source, result) "
+        "VALUES (1, 'p', 'revoke', 'k', 'n', 'o', 'e', 'r', 's', 'maybe')"}) {
+    EXPECT_EQ(sqlite3_exec(db, statement.c_str(), nullptr, nullptr, nullptr), SQLITE_CONSTRAINT) << statement;
+  }
+  sqlite3_close(db);
+}
+
+// SQLite checks an IN list of three or more values against a b-tree it
+// builds and frees for every row written (migration 6): no table may bring
+// one back.
+TEST_F(StoreTest, NoWriteBuildsATemporaryTableForItsChecks) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(db_file_.c_str(), &db), SQLITE_OK);
+  std::vector<std::string> tables;
+  {
+    sqlite3_stmt* list = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'",
+                                 -1, &list, nullptr),
+              SQLITE_OK);
+    while (sqlite3_step(list) == SQLITE_ROW) tables.emplace_back(reinterpret_cast<const char*>(sqlite3_column_text(list, 0)));
+    sqlite3_finalize(list);
+  }
+  EXPECT_GT(tables.size(), 10u);
+  for (const std::string& table : tables) {
+    // EXPLAIN compiles the write, CHECKs included, without running it.
+    const std::string sql = "EXPLAIN INSERT INTO \"" + table + "\" DEFAULT VALUES";
+    sqlite3_stmt* explain = nullptr;
+    ASSERT_EQ(sqlite3_prepare_v2(db, sql.c_str(), -1, &explain, nullptr), SQLITE_OK) << sql;
+    while (sqlite3_step(explain) == SQLITE_ROW) {
+      EXPECT_STRNE(reinterpret_cast<const char*>(sqlite3_column_text(explain, 1)), "OpenEphemeral") << table;
+    }
+    sqlite3_finalize(explain);
+  }
+  sqlite3_close(db);
+}
+
 TEST_F(StoreTest, MigrationToCompromisedStatusKeepsEveryRow) {
   // A database as schema version 4 left it: the old CHECK, with identities
   // and memberships in it.
   store_->apply_full_read("idp-a", {person("u1", "a@x.com", IdentityStatus::active, {"palette-users"})}, 1, at(100));
   store_.reset();
   exec_raw(
-      "PRAGMA writable_schema = ON;"
+      "PRAGMA writable_schema = ON;" + std::string(schema_history::kChecksOfVersion5) +
       "UPDATE sqlite_schema SET sql = replace(sql, ', ''compromised''))', '))') WHERE name = 'identities';"
       "PRAGMA writable_schema = OFF;"
-      "DELETE FROM schema_migrations WHERE version = 5;"
+      "DELETE FROM schema_migrations WHERE version >= 5;"
       "PRAGMA user_version = 4;");
   EXPECT_EQ(query_int("SELECT count(*) FROM sqlite_schema WHERE name = 'identities' AND sql LIKE '%compromised%'"), 0);
   reopen();
-  EXPECT_EQ(store_->schema_version(), 5);
+  EXPECT_EQ(store_->schema_version(), schema::latest_version());
   const IdentityRecord kept = identity("idp-a", "u1");
   ASSERT_EQ(kept.memberships.size(), 1u);  // not cascade-deleted by the migration
   EXPECT_EQ(kept.memberships[0].group, "palette-users");
