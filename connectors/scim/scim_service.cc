@@ -247,7 +247,12 @@ class Exchange {
   // relations kept outside the stored JSON (a user's groups, a group's
   // members), unless the projection leaves them out.
   json render(const ScimRecord& record, const ScimProjection& projection) {
-    json resource = parse_stored(record);
+    return render(record, parse_stored(record), projection);
+  }
+
+  // As above, from `resource`: the JSON stored as record.json, which a write
+  // has at hand (saves parsing what it has just written).
+  json render(const ScimRecord& record, json resource, const ScimProjection& projection) {
     resource["id"] = record.id;
     resource["meta"] = {{"resourceType", to_string(record.type)},
                         {"created", format_rfc3339(record.created)},
@@ -273,12 +278,17 @@ class Exchange {
   }
 
   ScimResponse resource_response(int status, const ScimRecord& record) {
+    return resource_response(status, record, parse_stored(record));
+  }
+
+  // `stored` is the JSON stored as record.json.
+  ScimResponse resource_response(int status, const ScimRecord& record, json stored) {
     response_.headers.emplace_back("ETag", etag(record));
     if (status == 201) response_.headers.emplace_back("Location", location(record.type, record.id));
     const ScimProjection projection = ScimProjection::parse(
         query_param(request_.query, "attributes").value_or(""),
         query_param(request_.query, "excludedAttributes").value_or(""));
-    return json_response(status, render(record, projection));
+    return json_response(status, render(record, std::move(stored), projection));
   }
 
   // ---- Reads -----------------------------------------------------------------
@@ -519,7 +529,8 @@ class Exchange {
     const std::string id = new_id();
     normalize_scim_user(user, id);
     check_user_name(user, id, nullptr);
-    return resource_response(201, store_user(nullptr, user, says_inactive(user)));
+    const ScimRecord record = store_user(nullptr, user, says_inactive(user));
+    return resource_response(201, record, std::move(user));
   }
 
   ScimResponse replace_user(const std::string& id) {
@@ -532,7 +543,8 @@ class Exchange {
     if (user.is_object() && find_scim_member(user, "userName") == nullptr) user["userName"] = scim_user_name(old);
     normalize_scim_user(user, id);
     check_user_name(user, id, &old);
-    return resource_response(200, store_user(&old, user, says_inactive(user)));
+    const ScimRecord record = store_user(&old, user, says_inactive(user));
+    return resource_response(200, record, std::move(user));
   }
 
   ScimResponse patch_user(const std::string& id) {
@@ -543,7 +555,8 @@ class Exchange {
     ScimPatchResult result = apply_scim_patch(old, parse_body());
     normalize_scim_user(result.resource, id);
     check_user_name(result.resource, id, &old);
-    return resource_response(200, store_user(&old, result.resource, result.active_written));
+    const ScimRecord record = store_user(&old, result.resource, result.active_written);
+    return resource_response(200, record, std::move(result.resource));
   }
 
   ScimResponse delete_user(const std::string& id) {

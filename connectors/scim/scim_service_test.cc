@@ -47,6 +47,28 @@ TEST(ScimServiceTest, CreateReturns201WithMetaLocationAndETag) {
   EXPECT_EQ(reply.body["schemas"][0], "urn:ietf:params:scim:schemas:core:2.0:User");
 }
 
+// A write renders the resource from the JSON it has just stored, not from
+// a read of the row: the answer must still be what a read returns.
+TEST(ScimServiceTest, AWriteAnswersWhatAReadThenReturns) {
+  ScimTestClient client;
+  const Reply created = client.send("POST", "/Users", json::parse(R"({"userName":"ann@x.com","externalId":"e1",
+      "name":{"givenName":"Ann"},"emails":[{"value":"Ann@X.com","primary":true}],"active":true,
+      "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":7.5}})"));
+  ASSERT_EQ(created.status(), 201) << created.response.body;
+  const std::string id = created.body["id"];
+  EXPECT_EQ(created.response.body, client.send("GET", "/Users/" + id).response.body);
+  const Reply replaced = client.send("PUT", "/Users/" + id, json::parse(R"({"userName":"ann@x.com","active":true,
+      "displayName":"Ann X","emails":[{"value":"ann@x.com","type":"work"}]})"));
+  ASSERT_EQ(replaced.status(), 200) << replaced.response.body;
+  EXPECT_EQ(replaced.response.body, client.send("GET", "/Users/" + id).response.body);
+  const Reply patched = client.send("PATCH", "/Users/" + id + "?attributes=active,userName",
+                                    json::parse(R"({"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+      "Operations":[{"op":"Replace","path":"active","value":"False"}]})"));
+  ASSERT_EQ(patched.status(), 200) << patched.response.body;
+  EXPECT_EQ(patched.body["active"], false);
+  EXPECT_EQ(patched.response.body, client.send("GET", "/Users/" + id + "?attributes=active,userName").response.body);
+}
+
 TEST(ScimServiceTest, RandomIdsAreTimeOrderedUuids) {
   const std::string a = random_scim_id();
   std::this_thread::sleep_for(std::chrono::milliseconds(2));
