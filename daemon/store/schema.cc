@@ -65,7 +65,7 @@ void allow_compromised_status(sqlite3* db) {
 // checks a CHECK's IN list of three or more values against an ephemeral
 // b-tree that it builds, and frees, on every row written: a page-sized
 // allocation per push on identities, and per revoke on journal and audit
-// (perf on SCIM intake: about 3% of the store worker in that b-tree's open
+// (perf on push intake: about 3% of the store worker in that b-tree's open
 // and close). Comparisons accept exactly the same values.
 void checks_without_temporary_tables(sqlite3* db) {
   rewrite_checks(
