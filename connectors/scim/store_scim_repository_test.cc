@@ -65,7 +65,7 @@ class StoreScimRepositoryTest : public ::testing::Test {
   void undo_migrations_after_three() {
     raw("DROP TABLE stale_team_memberships;"
         "PRAGMA writable_schema = ON;" + std::string(schema_history::kChecksOfVersion5) +
-        "UPDATE sqlite_schema SET sql = replace(sql, ', ''compromised''))', '))') WHERE name = 'identities';"
+        schema_history::kStatusCheckOfVersion4 +
         "PRAGMA writable_schema = OFF;"
         "DELETE FROM schema_migrations WHERE version > 3; PRAGMA user_version = 3;");
   }

@@ -9,9 +9,10 @@
 // When items wait behind a commit, a second thread (the syncer) syncs the WAL
 // while the worker goes on with the next batch, then resumes the callers of
 // every commit that sync covers; when none wait, the worker syncs itself. A
-// failed sync fails all of them, as a failed commit does. What a commit wrote is visible to the next batch (and to
-// other connections) before it is durable, as it always was inside one
-// transaction; nobody is told it happened until it is.
+// failed sync fails all of them, as a failed commit does. What a commit
+// wrote is visible to the next batch (and to other connections) before it
+// is durable, as it always was inside one transaction; nobody is told it
+// happened until it is.
 //
 // A long item can be run in steps (run_steps): between two of its steps, if
 // other items wait, the worker commits what is done and serves them first,

@@ -23,4 +23,9 @@ inline constexpr const char* kChecksOfVersion5 =
     "result = ''skipped'' OR result = ''quarantined'')', "
     "'CHECK (result IN (''done'', ''failed'', ''skipped'', ''quarantined''))') WHERE name = 'audit';";
 
+// identities.status as schema version 4 wrote it: without 'compromised',
+// which migration 5 added. After kChecksOfVersion5.
+inline constexpr const char* kStatusCheckOfVersion4 =
+    "UPDATE sqlite_schema SET sql = replace(sql, ', ''compromised''))', '))') WHERE name = 'identities';";
+
 }  // namespace keywarden::schema_history

@@ -1050,7 +1050,7 @@ TEST_F(StoreTest, MigrationToCompromisedStatusKeepsEveryRow) {
   store_.reset();
   exec_raw(
       "PRAGMA writable_schema = ON;" + std::string(schema_history::kChecksOfVersion5) +
-      "UPDATE sqlite_schema SET sql = replace(sql, ', ''compromised''))', '))') WHERE name = 'identities';"
+      schema_history::kStatusCheckOfVersion4 +
       "PRAGMA writable_schema = OFF;"
       "DELETE FROM schema_migrations WHERE version >= 5;"
       "PRAGMA user_version = 4;");
