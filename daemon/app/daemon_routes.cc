@@ -136,16 +136,12 @@ net::awaitable<server::Response> Daemon::route(const server::Request& request, s
   }
   if (path == "/metrics") {
     route_label = "metrics";
-    // The gauges the store holds, as of this scrape. Not while a full plan
-    // is being made on the blocking pool: that thread has store_ to itself
-    // (plan_off_thread), and the reconcile refreshes them when it ends. A
-    // store that cannot be read leaves them as they were; the rest is served.
-    if (!planning_off_thread_) {
-      try {
-        refresh_gauges();
-      } catch (const std::exception& e) {
-        logger().warn("metrics: the store's gauges cannot be read", {{"error", e.what()}});
-      }
+    // The gauges the store holds, as of this scrape. A store that cannot be
+    // read leaves them as they were, and the rest is still served.
+    try {
+      refresh_gauges();
+    } catch (const std::exception& e) {
+      logger().warn("metrics: the store's gauges cannot be read", {{"error", e.what()}});
     }
     if (pushes_) {
       metrics_.set("keywarden_store_commits_total", {}, static_cast<double>(pushes_->commits()));
