@@ -136,13 +136,6 @@ net::awaitable<server::Response> Daemon::route(const server::Request& request, s
   }
   if (path == "/metrics") {
     route_label = "metrics";
-    // The gauges the store holds, as of this scrape. A store that cannot be
-    // read leaves them as they were, and the rest is still served.
-    try {
-      refresh_gauges();
-    } catch (const std::exception& e) {
-      logger().warn("metrics: the store's gauges cannot be read", {{"error", e.what()}});
-    }
     if (pushes_) {
       metrics_.set("keywarden_store_commits_total", {}, static_cast<double>(pushes_->commits()));
       metrics_.set("keywarden_store_committed_pushes_total", {}, static_cast<double>(pushes_->items()));
