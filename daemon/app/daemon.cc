@@ -99,9 +99,10 @@ void Daemon::open() {
   server_ = std::make_unique<server::HttpServer>(
       io_.get_executor(), *listen, [this](server::Request r) { return handle(std::move(r)); }, limits, tls_.get());
   server_->set_error_log([](std::string_view message) { logger().warn("http server", {{"error", std::string(message)}}); });
-  // Temporary (the lead redoes this in the refactor): pushes with wrong
-  // credentials are refused on their header, before their body is read.
+  // Pushes with wrong credentials are refused on their header, before their
+  // body is read.
   server_->set_header_check([this](const server::Request& head) { return check_headers(head); });
+  server_->set_single_threaded(true);  // io_ runs on this thread only (run())
 }
 
 int Daemon::run() {

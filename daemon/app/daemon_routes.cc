@@ -203,9 +203,11 @@ server::Response Daemon::readiness() const {  nlohmann::json body;
 
 net::awaitable<server::Response> Daemon::handle_push(const PushTarget& target, const server::Request& request) {
   const auto arrived = Clock::now();
-  // Checked here too: the server asks check_headers() before it reads a
-  // body, but a request it did not ask about must not slip through.
-  if (auto refused = check_headers(request)) co_return std::move(*refused);
+  // The server asks check_headers() before it reads a body (head_checked);
+  // a request it did not ask about must not slip through.
+  if (!request.head_checked) {
+    if (auto refused = check_headers(request)) co_return std::move(*refused);
+  }
   PushRequest push =
       push_request_of(request, target.subpath, std::string(target.type->push_prefix), target.name, config_.daemon.listen);
   push.body = request.body;

@@ -306,6 +306,7 @@ struct ServerCore : std::enable_shared_from_this<ServerCore> {
   net::steady_timer trim_timer;   // "is the burst over?" checks
   Handler handler;
   HeaderCheck header_check;
+  bool single_threaded = false;  // see HttpServer::set_single_threaded
   Limits requested_limits;  // as given to the constructor
   Limits limits;            // as applied (see effective_limits)
   net::ssl::context* tls;
@@ -629,6 +630,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
     const unsigned version = msg.version();
     const bool head = msg.method() == http::verb::head;
     Request req = request_head(msg);
+    req.head_checked = static_cast<bool>(core_->header_check);  // serve() refused it otherwise
     req.body = std::move(msg.body());
     parser_.reset();
     std::size_t body_bytes = req.body.size();
@@ -699,7 +701,7 @@ void start_session(const std::shared_ptr<ServerCore>& core, tcp::socket socket) 
 
 net::awaitable<void> accept_loop(std::shared_ptr<ServerCore> core) {
   for (;;) {
-    tcp::socket socket(net::make_strand(core->executor));
+    tcp::socket socket(core->single_threaded ? core->executor : net::any_io_executor(net::make_strand(core->executor)));
     error_code ec;
     co_await core->acceptor.async_accept(socket, redirect(ec));
     if (core->stopping) co_return;
@@ -749,6 +751,8 @@ std::uint16_t HttpServer::port() const { return core_->port; }
 void HttpServer::set_error_log(ErrorLog log) { core_->error_log = std::move(log); }
 
 void HttpServer::set_header_check(HeaderCheck check) { core_->header_check = std::move(check); }
+
+void HttpServer::set_single_threaded(bool single) { core_->single_threaded = single; }
 
 void HttpServer::start() {
   if (core_->started.exchange(true)) return;

@@ -21,7 +21,10 @@
 // Threading: each connection runs on its own strand of the executor given to
 // the constructor, so the server works with an io_context run by one thread
 // or several. Handlers of different connections may then run concurrently;
-// with one thread they never do.
+// with one thread they never do. A caller that runs the io_context on one
+// thread only says so (set_single_threaded), and connections then run on the
+// executor itself: a strand there orders nothing and costs each request
+// several executor copies and a lock.
 #pragma once
 
 #include <utility>  // before awaitable.hpp: Boost 1.74's uses std::exchange without it
@@ -56,6 +59,9 @@ struct Request {
   std::string body;
   std::string remote_address;  // peer IP, e.g. "127.0.0.1" or "::1"
   bool tls = false;            // arrived over HTTPS
+  // The server's HeaderCheck saw this request's head and let it through
+  // (false when none is set). A Handler need not run the same check again.
+  bool head_checked = false;
 
   // The header's value, or nullopt when absent. `name` in lower case.
   std::optional<std::string> header(std::string_view name) const;
@@ -157,6 +163,11 @@ class HttpServer {
   // Checks every request's head before its body is read; default: none.
   // Set before start().
   void set_header_check(HeaderCheck check);
+
+  // The executor's io_context is run by one thread only, for as long as the
+  // server lives: connections need no strand of their own (see Threading
+  // above). Default: false (any number of threads). Set before start().
+  void set_single_threaded(bool single);
 
   // Starts accepting. Call once.
   void start();
