@@ -499,9 +499,10 @@ net::awaitable<void> Daemon::upkeep() {
 }
 
 void Daemon::refresh_gauges() {
-  metrics_.set("keywarden_quarantined_plans", {}, static_cast<double>(store_->quarantined_plans(true).size()));
-  metrics_.set("keywarden_pending_actions", {}, static_cast<double>(store_->pending_intents().size()));
-  for (const auto& h : store_->all_source_health()) {
+  const Store::Gauges gauges = store_->gauges();
+  metrics_.set("keywarden_quarantined_plans", {}, static_cast<double>(gauges.quarantined_plans));
+  metrics_.set("keywarden_pending_actions", {}, static_cast<double>(gauges.pending_intents));
+  for (const auto& h : gauges.sources) {
     metrics_.set("keywarden_source_up", {{"source", h.source}}, h.healthy ? 1 : 0);
     if (h.last_success) {
       metrics_.set("keywarden_source_last_success_timestamp_seconds", {{"source", h.source}},

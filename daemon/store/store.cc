@@ -724,6 +724,21 @@ std::vector<SourceHealth> Store::all_source_health() const {
   return all;
 }
 
+Store::Gauges Store::gauges() const {
+  Gauges g;
+  Transaction txn(*statements_, kRead);
+  Statement counts(*statements_,
+                   "SELECT (SELECT count(*) FROM quarantine WHERE state = 'pending'), "
+                   "(SELECT count(*) FROM journal WHERE state = 'pending')");
+  if (counts.step()) {
+    g.quarantined_plans = static_cast<long>(counts.int64(0));
+    g.pending_intents = static_cast<long>(counts.int64(1));
+  }
+  g.sources = all_source_health();
+  txn.commit();
+  return g;
+}
+
 // ---- Keys keywarden revoked --------------------------------------------------
 
 std::unordered_map<std::string, RevokedKeyRecord> Store::revoked_keys() const {

@@ -278,6 +278,16 @@ class Store {
   std::optional<SourceHealth> source_health(const std::string& source) const;
   std::vector<SourceHealth> all_source_health() const;
 
+  // What the store's gauges on /metrics show, read in one transaction: the
+  // pending quarantined plans and journal intents (counted, not loaded), and
+  // every source's health.
+  struct Gauges {
+    long quarantined_plans = 0;
+    long pending_intents = 0;
+    std::vector<SourceHealth> sources;
+  };
+  Gauges gauges() const;
+
   // ---- Keys keywarden revoked -----------------------------------------------
 
   std::unordered_map<std::string, RevokedKeyRecord> revoked_keys() const;

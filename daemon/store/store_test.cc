@@ -770,6 +770,39 @@ TEST_F(StoreTest, QuarantineLifecycle) {
   EXPECT_FALSE(store_->quarantined_plan("nope").has_value());
 }
 
+// The gauges count what the full reads would list: pending plans and intents
+// only, whatever their number or neighbours in other states.
+TEST_F(StoreTest, GaugesCountWhatIsPendingAndReadEverySourcesHealth) {
+  Store::Gauges none = store_->gauges();
+  EXPECT_EQ(none.quarantined_plans, 0);
+  EXPECT_EQ(none.pending_intents, 0);
+  EXPECT_TRUE(none.sources.empty());
+
+  store_->quarantine_plan("plan-a", {revoke_action("k1"), revoke_action("k2")}, "too many", at(100));
+  store_->quarantine_plan("plan-b", {revoke_action("k3")}, "too many", at(110));
+  store_->quarantine_plan("plan-c", {revoke_action("k4")}, "too many", at(120));
+  store_->resolve_quarantine("plan-b", QuarantineState::rejected, at(130));
+  const std::vector<int64_t> ids =
+      store_->journal_intents("plan-1", {revoke_action("k5"), revoke_action("k6"), revoke_action("k7")}, at(140));
+  store_->mark_done(ids[0], 204, 1, at(150));
+  store_->mark_failed(ids[2], 403, 1, "forbidden", at(150));
+  store_->record_source_success("corp-okta", at(160));
+  store_->record_read_failure("corp-entra", "timeout", at(170));
+
+  const Store::Gauges g = store_->gauges();
+  EXPECT_EQ(g.quarantined_plans, 2);
+  EXPECT_EQ(g.quarantined_plans, static_cast<long>(store_->quarantined_plans(true).size()));
+  EXPECT_EQ(g.pending_intents, 1);
+  EXPECT_EQ(g.pending_intents, static_cast<long>(store_->pending_intents().size()));
+  ASSERT_EQ(g.sources.size(), 2u);
+  const std::vector<SourceHealth> health = store_->all_source_health();
+  for (size_t i = 0; i < health.size(); ++i) {
+    EXPECT_EQ(g.sources[i].source, health[i].source);
+    EXPECT_EQ(g.sources[i].healthy, health[i].healthy);
+    EXPECT_EQ(g.sources[i].last_success, health[i].last_success);
+  }
+}
+
 // ---- Audit, values, events ---------------------------------------------------
 
 TEST_F(StoreTest, AuditSinceReturnsRowsAtOrAfterSinceOldestFirst) {
