@@ -237,6 +237,7 @@ net::awaitable<server::Response> Daemon::handle_push(const PushTarget& target, c
       // its last accepted push; a polled source's health is its reads'.
       progress->affected.merge(store.apply_changes(name, response.changes, context.now, /*mark_success=*/push_only));
     }
+    response.changes = {};  // applied (or refused): freed here, by the thread that built them
     const bool more = response.status < 300 && response.next_step;
     progress->response = std::move(response);
     if (more) return std::nullopt;
