@@ -786,8 +786,8 @@ TEST_F(StoreTest, GaugesCountWhatIsPendingAndReadEverySourcesHealth) {
       store_->journal_intents("plan-1", {revoke_action("k5"), revoke_action("k6"), revoke_action("k7")}, at(140));
   store_->mark_done(ids[0], 204, 1, at(150));
   store_->mark_failed(ids[2], 403, 1, "forbidden", at(150));
-  store_->record_source_success("corp-okta", at(160));
-  store_->record_read_failure("corp-entra", "timeout", at(170));
+  store_->record_source_success("idp-a", at(160));
+  store_->record_read_failure("idp-b", "timeout", at(170));
 
   const Store::Gauges g = store_->gauges();
   EXPECT_EQ(g.quarantined_plans, 2);
