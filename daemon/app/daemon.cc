@@ -219,6 +219,8 @@ void Daemon::apply_reload(Config next) {
     logger().warn("reload: listen, state_dir, tls and palette.endpoint changes take effect at the next restart");
   }
   // What a reload changes at once: policy, safety limits, intervals, logging.
+  // Not the sources or their credentials (a restart): handle_push relies on
+  // that when it trusts the check a push's head passed before its body.
   config_.policy = next.policy;
   config_.safety = next.safety;
   config_.daemon.reconcile_interval = next.daemon.reconcile_interval;

@@ -204,7 +204,11 @@ server::Response Daemon::readiness() const {  nlohmann::json body;
 net::awaitable<server::Response> Daemon::handle_push(const PushTarget& target, const server::Request& request) {
   const auto arrived = Clock::now();
   // The server asks check_headers() before it reads a body (head_checked);
-  // a request it did not ask about must not slip through.
+  // a request it did not ask about must not slip through. Trusting that
+  // earlier check is sound because sources and their credentials are fixed
+  // for the daemon's life: a reload does not change them (apply_reload). If
+  // it ever did, a push whose head passed before the reload would have to
+  // be checked again here.
   if (!request.head_checked) {
     if (auto refused = check_headers(request)) co_return std::move(*refused);
   }
