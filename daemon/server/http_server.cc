@@ -14,7 +14,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 #include <cctype>
-#include <charconv>
 #include <mutex>
 #include <sys/resource.h>
 #include <type_traits>
@@ -23,6 +22,7 @@
 #include <vector>
 
 #include "daemon/base/ascii.h"
+#include "daemon/server/request_head.h"
 
 #if defined(__GLIBC__)
 #include <malloc.h>  // malloc_trim
@@ -63,67 +63,8 @@ constexpr std::size_t kKeptBufferCapacity = 64 * 1024;
 
 auto redirect(error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
 
-// Beast 1.74 uses boost::string_view.
-std::string_view std_view(beast::string_view s) { return {s.data(), s.size()}; }
-
 bool safe_header_text(std::string_view s) {
   return s.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos;
-}
-
-std::optional<std::string> percent_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      unsigned v = 0;
-      auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
-      if (ec != std::errc() || p != in.data() + i + 3) return std::nullopt;
-      out.push_back(static_cast<char>(v));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
-
-// Judges a request's Transfer-Encoding against RFC 9112 §6.1 and §6.3.
-// Returns 0 when the body's framing is unambiguous (no Transfer-Encoding, or
-// exactly "chunked" on HTTP/1.1 without Content-Length), else the status to
-// answer before closing: 400 when the body's length cannot be known (final
-// coding not chunked, chunked twice, Transfer-Encoding with Content-Length or
-// on HTTP/1.0), 501 for a coding before chunked that we do not decode (gzip,
-// chunked). Beast alone reads "Transfer-Encoding: gzip" as an empty body and
-// accepts "gzip" followed by a Content-Length, which lets the rest of the
-// bytes pass as the next request.
-template <class Fields>
-int transfer_encoding_verdict(const http::request_header<Fields>& head) {
-  std::vector<std::string> codings;
-  bool present = false;
-  for (const auto& field : head) {
-    if (field.name() != http::field::transfer_encoding) continue;
-    present = true;
-    std::string_view rest = std_view(field.value());
-    while (true) {
-      const auto comma = rest.find(',');
-      std::string_view element = rest.substr(0, comma);
-      const auto first = element.find_first_not_of(" \t");
-      const auto last = element.find_last_not_of(" \t");
-      if (first != std::string_view::npos) codings.push_back(ascii_lower(element.substr(first, last - first + 1)));
-      if (comma == std::string_view::npos) break;
-      rest.remove_prefix(comma + 1);
-    }
-  }
-  if (!present) return 0;
-  if (head.version() < 11 || head.find(http::field::content_length) != head.end()) return 400;
-  if (codings.empty() || codings.back() != "chunked") return 400;
-  for (std::size_t i = 0; i + 1 < codings.size(); ++i)
-    if (codings[i] == "chunked") return 400;
-  return codings.size() == 1 ? 0 : 501;
 }
 
 // The key connections are counted under for the per-address cap: the IPv4
@@ -164,27 +105,6 @@ const char* reason_text(int status) {
 
 // ---------------------------------------------------------------------------
 // Request / Response
-
-std::optional<std::string> Request::header(std::string_view name) const {
-  auto it = headers.find(std::string(name));
-  if (it == headers.end()) return std::nullopt;
-  return it->second;
-}
-
-std::optional<std::string> Request::query_param(std::string_view name) const {
-  std::string_view rest = query;
-  while (!rest.empty()) {
-    auto amp = rest.find('&');
-    std::string_view pair = rest.substr(0, amp);
-    rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
-    auto eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq));
-    if (!key || *key != name) continue;
-    if (eq == std::string_view::npos) return std::string();
-    return percent_decode(pair.substr(eq + 1));
-  }
-  return std::nullopt;
-}
 
 Response Response::json(int status, std::string body) {
   Response r;
@@ -572,30 +492,7 @@ class Session : public SessionBase, public std::enable_shared_from_this<Session<
   }
 
   // The request without its body (which may not have been read yet).
-  Request request_head(const http::request<http::string_body>& msg) const {
-    Request r;
-    r.method = std::string(msg.method_string());
-    r.target = std::string(msg.target());
-    std::string_view t = r.target;
-    if (t.starts_with("http://") || t.starts_with("https://")) {  // absolute-form
-      auto slash = t.find('/', t.find("//") + 2);
-      t = slash == std::string_view::npos ? std::string_view("/") : t.substr(slash);
-    }
-    auto q = t.find('?');
-    r.path = std::string(t.substr(0, q));
-    if (q != std::string_view::npos) r.query = std::string(t.substr(q + 1));
-    for (const auto& field : msg) {
-      std::string name = ascii_lower(std_view(field.name_string()));
-      auto [it, inserted] = r.headers.emplace(name, std::string(std_view(field.value())));
-      if (!inserted) {
-        it->second += ", ";
-        it->second += std_view(field.value());
-      }
-    }
-    r.remote_address = remote_;
-    r.tls = kTls;
-    return r;
-  }
+  Request request_head(const http::request<http::string_body>& msg) const { return request_of_head(msg, remote_, kTls); }
 
   static http::response<http::string_body> to_beast(Response r, unsigned version, bool keep_alive,
                                                     bool head) {
