@@ -17,12 +17,9 @@
 //   and its header names are lower case, one entry per name;
 // - query_param gives, for every name in the query, its first value decoded
 //   (nullopt when badly escaped).
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <algorithm>
-#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -31,6 +28,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/base/ascii.h"
 #include "daemon/server/request_head.h"
 
 namespace {
@@ -43,12 +41,6 @@ constexpr std::size_t kBodyLimit = 1024 * 1024;  // the daemon's body_limit
 
 void check(bool ok) {
   if (!ok) std::abort();
-}
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
 }
 
 // Feeds `in` to the parser until it wants more input or stops; returns the
@@ -86,9 +78,9 @@ void check_framing(const http::request_header<>& head, int verdict) {
   // Exactly one coding, "chunked", maybe with blanks and empty list elements.
   std::string codings;
   for (char c : value) {
-    if (c != ' ' && c != '\t' && c != ',') codings.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    if (c != ' ' && c != '\t' && c != ',') codings.push_back(c);
   }
-  check(codings == "chunked");
+  check(keywarden::ascii_lower(codings) == "chunked");
 }
 
 void check_request(const http::request_header<>& head, const Request& r) {
@@ -109,13 +101,13 @@ void check_request(const http::request_header<>& head, const Request& r) {
   std::size_t fields = 0;
   for (const auto& field : head) {
     ++fields;
-    const std::string name = lower(std::string_view(field.name_string().data(), field.name_string().size()));
+    const std::string name = keywarden::ascii_lower(std::string_view(field.name_string().data(), field.name_string().size()));
     const auto it = r.headers.find(name);
     check(it != r.headers.end());
     check(it->second.find(std::string_view(field.value().data(), field.value().size())) != std::string::npos);
   }
   check(r.headers.size() <= fields);
-  for (const auto& [name, value] : r.headers) check(name == lower(name));
+  for (const auto& [name, value] : r.headers) check(name == keywarden::ascii_lower(name));
   // query_param answers for the first pair of a name: its decoded value,
   // "" without '=', nullopt when that value is badly escaped.
   rest = r.query;
