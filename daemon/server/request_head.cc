@@ -1,9 +1,9 @@
 #include "daemon/server/request_head.h"
 
-#include <charconv>
 #include <vector>
 
 #include "daemon/base/ascii.h"
+#include "daemon/base/percent_decode.h"
 
 namespace keywarden::server {
 
@@ -15,27 +15,6 @@ namespace {
 std::string_view std_view(boost::beast::string_view s) { return {s.data(), s.size()}; }
 
 }  // namespace
-
-std::optional<std::string> percent_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    char c = in[i];
-    if (c == '+') {
-      out.push_back(' ');
-    } else if (c == '%') {
-      if (i + 2 >= in.size()) return std::nullopt;
-      unsigned v = 0;
-      auto [p, ec] = std::from_chars(in.data() + i + 1, in.data() + i + 3, v, 16);
-      if (ec != std::errc() || p != in.data() + i + 3) return std::nullopt;
-      out.push_back(static_cast<char>(v));
-      i += 2;
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out;
-}
 
 int transfer_encoding_verdict(const http::request_header<>& head) {
   std::vector<std::string> codings;
@@ -108,10 +87,10 @@ std::optional<std::string> Request::query_param(std::string_view name) const {
     std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     auto eq = pair.find('=');
-    auto key = percent_decode(pair.substr(0, eq));
+    auto key = percent_decode_strict(pair.substr(0, eq), /*plus_is_space=*/true);
     if (!key || *key != name) continue;
     if (eq == std::string_view::npos) return std::string();
-    return percent_decode(pair.substr(eq + 1));
+    return percent_decode_strict(pair.substr(eq + 1), /*plus_is_space=*/true);
   }
   return std::nullopt;
 }

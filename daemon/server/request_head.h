@@ -30,8 +30,4 @@ int transfer_encoding_verdict(const boost::beast::http::request_header<>& head);
 // header names lower-cased and repeated fields joined with ", ".
 Request request_of_head(const boost::beast::http::request_header<>& head, std::string remote_address, bool tls);
 
-// application/x-www-form-urlencoded decoding: '+' is a space, %XX a byte.
-// nullopt when a '%' is not followed by two hex digits.
-std::optional<std::string> percent_decode(std::string_view in);
-
 }  // namespace keywarden::server

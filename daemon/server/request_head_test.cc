@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "daemon/base/percent_decode.h"
+
 namespace keywarden::server {
 namespace {
 
@@ -16,10 +18,10 @@ http::request_header<> head(std::string_view target, unsigned version = 11) {
 }
 
 TEST(RequestOfHead, OriginFormSplitsPathAndQueryAtTheFirstQuestionMark) {
-  const Request r = request_of_head(head("/scim/v2/corp/Users?filter=a%3Fb&count=1"), "192.0.2.1", true);
+  const Request r = request_of_head(head("/push/v2/corp/Users?filter=a%3Fb&count=1"), "192.0.2.1", true);
   EXPECT_EQ(r.method, "GET");
-  EXPECT_EQ(r.target, "/scim/v2/corp/Users?filter=a%3Fb&count=1");
-  EXPECT_EQ(r.path, "/scim/v2/corp/Users");
+  EXPECT_EQ(r.target, "/push/v2/corp/Users?filter=a%3Fb&count=1");
+  EXPECT_EQ(r.path, "/push/v2/corp/Users");
   EXPECT_EQ(r.query, "filter=a%3Fb&count=1");
   EXPECT_EQ(r.query_param("filter"), "a?b");
   EXPECT_EQ(r.remote_address, "192.0.2.1");
@@ -34,7 +36,7 @@ TEST(RequestOfHead, AbsoluteFormIsCutWhereItsAuthorityEnds) {
   struct Case {
     std::string_view target, path, query;
   };
-  for (const Case& c : {Case{"http://kw.example.com/scim/v2/corp/Users?count=1", "/scim/v2/corp/Users", "count=1"},
+  for (const Case& c : {Case{"http://kw.example.com/push/v2/corp/Users?count=1", "/push/v2/corp/Users", "count=1"},
                         Case{"https://kw.example.com", "/", ""},
                         Case{"http://kw.example.com?x/metrics", "/", "x/metrics"},
                         Case{"http://kw.example.com?x/metrics?y=1", "/", "x/metrics?y=1"},
@@ -76,13 +78,16 @@ TEST(TransferEncodingVerdict, OnlyALoneFinalChunkedOnHttp11WithoutALengthPasses)
   EXPECT_EQ(verdict("gzip, chunked"), 501);
 }
 
-TEST(PercentDecode, DecodesPlusAndEscapesAndRefusesBrokenOnes) {
-  EXPECT_EQ(percent_decode("a+b%20c%2Bd"), "a b c+d");
-  EXPECT_EQ(percent_decode(""), "");
-  EXPECT_EQ(percent_decode("%"), std::nullopt);
-  EXPECT_EQ(percent_decode("%2"), std::nullopt);
-  EXPECT_EQ(percent_decode("%zz"), std::nullopt);
-  EXPECT_EQ(percent_decode("%+1"), std::nullopt);  // from_chars would take a sign
+// Query parameters decode as daemon/base's strict percent_decode with '+'
+// as a space, which query_param uses.
+TEST(PercentDecode, QueryDecodingTurnsPlusIntoASpaceAndRefusesBrokenEscapes) {
+  const auto decode = [](std::string_view s) { return percent_decode_strict(s, /*plus_is_space=*/true); };
+  EXPECT_EQ(decode("a+b%20c%2Bd"), "a b c+d");
+  EXPECT_EQ(decode(""), "");
+  EXPECT_EQ(decode("%"), std::nullopt);
+  EXPECT_EQ(decode("%2"), std::nullopt);
+  EXPECT_EQ(decode("%zz"), std::nullopt);
+  EXPECT_EQ(decode("%+1"), std::nullopt);  // not a sign, not a digit
 }
 
 }  // namespace
