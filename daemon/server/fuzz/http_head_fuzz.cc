@@ -4,9 +4,10 @@
 // body limits), request after request as keep-alive and pipelining read
 // them: the head first, then the server's framing verdict, then the body.
 // Every complete head becomes the Request a HeaderCheck and a Handler see,
-// and its query is decoded. Seed corpus: ./corpus (what IdPs send: SCIM
-// creations, Entra's PATCH, filtered GETs, Okta's verification GET, Graph's
-// validationToken, an SSF push, chunked bodies, smuggling attempts).
+// and its query is decoded. Seed corpus: ./corpus (requests shaped as IdPs
+// send them: a creation, a PATCH, a filtered GET, a hook's verification GET,
+// a validation token, a signed-token push; chunked bodies, pipelining,
+// smuggling attempts), on neutral routes.
 //
 // Beyond the sanitizers, it checks the server's contracts:
 // - a head the verdict lets through has no Transfer-Encoding, or exactly
@@ -29,6 +30,7 @@
 #include <vector>
 
 #include "daemon/base/ascii.h"
+#include "daemon/base/percent_decode.h"
 #include "daemon/server/request_head.h"
 
 namespace {
@@ -117,11 +119,11 @@ void check_request(const http::request_header<>& head, const Request& r) {
     const std::string_view pair = rest.substr(0, amp);
     rest = amp == std::string_view::npos ? std::string_view() : rest.substr(amp + 1);
     const auto eq = pair.find('=');
-    const auto key = keywarden::server::percent_decode(pair.substr(0, eq));
+    const auto key = keywarden::percent_decode_strict(pair.substr(0, eq), true);
     if (!key || std::find(seen.begin(), seen.end(), *key) != seen.end()) continue;
     seen.push_back(*key);
     const std::optional<std::string> expected =
-        eq == std::string_view::npos ? std::optional<std::string>("") : keywarden::server::percent_decode(pair.substr(eq + 1));
+        eq == std::string_view::npos ? std::optional<std::string>("") : keywarden::percent_decode_strict(pair.substr(eq + 1), true);
     check(r.query_param(*key) == expected);
   }
 }
