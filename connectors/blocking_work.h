@@ -9,6 +9,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <type_traits>
 
+#include "daemon/base/thread_name.h"
+
 namespace keywarden {
 
 boost::asio::thread_pool& blocking_pool();
@@ -18,6 +20,7 @@ namespace detail {
 // live in the closure object, which co_spawn does not keep alive.
 template <class F>
 boost::asio::awaitable<std::invoke_result_t<F>> invoke_work(F work) {
+  name_this_thread("kw-pool");  // the pool's threads are Asio's: named by the work they run
   co_return work();
 }
 }  // namespace detail

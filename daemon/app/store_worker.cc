@@ -5,6 +5,8 @@
 #include <iterator>
 #include <vector>
 
+#include "daemon/base/thread_name.h"
+
 namespace keywarden {
 
 StoreWorker::StoreWorker(std::unique_ptr<Store> store) : store_(std::move(store)) {
@@ -84,6 +86,7 @@ bool StoreWorker::others_waiting() {
 }
 
 void StoreWorker::loop() {
+  name_this_thread("kw-store");
   for (;;) {
     std::deque<Item> batch;
     {
@@ -203,6 +206,7 @@ void StoreWorker::sync_and_tell(std::deque<Unsynced>& commits) {
 }
 
 void StoreWorker::sync_loop() {
+  name_this_thread("kw-store-sync");
   for (;;) {
     std::deque<Unsynced> commits;
     {

@@ -18,6 +18,8 @@
 #include <thread>
 #include <vector>
 
+#include "daemon/base/thread_name.h"
+
 namespace keywarden {
 namespace {
 
@@ -110,6 +112,17 @@ TEST_F(StoreWorkerTest, AnItemThatArrivesDuringALongOneIsCommittedBetweenTwoOfIt
   EXPECT_EQ(steps, 6);
   EXPECT_EQ(stored_steps(), "6");
   EXPECT_GE(worker_->commits(), 2);
+}
+
+TEST_F(StoreWorkerTest, ItemsRunOnAThreadNamedForTheStore) {
+  net::io_context& io = io_;
+  std::string name;
+  net::co_spawn(io, [&]() -> net::awaitable<void> {
+    name = co_await worker_->run<std::string>([](Store&) { return this_thread_name(); });
+  }, net::detached);
+  io.run();
+  EXPECT_EQ(name, "kw-store");
+  EXPECT_NE(this_thread_name(), "kw-store");  // the caller's thread keeps its own
 }
 
 TEST_F(StoreWorkerTest, AStepThatThrowsEndsTheItemAndKeepsTheStepsBeforeIt) {

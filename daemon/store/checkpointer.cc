@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include "daemon/base/thread_name.h"
 #include "daemon/store/statement.h"
 #include "daemon/store/store.h"
 
@@ -82,6 +83,7 @@ void WalCheckpointer::checkpoint(sqlite3* db, std::atomic<long>& counter) {
 void WalCheckpointer::checkpoint_now() { checkpoint(db_, background_); }
 
 void WalCheckpointer::loop() {
+  name_this_thread("kw-checkpoint");
   std::unique_lock lock(mutex_);
   for (;;) {
     wake_.wait(lock, [&] { return due_ || stopping_; });

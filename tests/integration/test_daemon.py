@@ -425,6 +425,17 @@ class EndpointsTest(ScimDaemonTest):
         self.assertLess(self.metric(text, "keywarden_store_wal_pages"), 8000)
 
 
+    def test_the_daemons_threads_are_named_for_what_they_do(self):
+        # top -H, ps -L, perf and gdb show these names (docs/operations.md).
+        tasks = f"/proc/{self.daemon.proc.pid}/task"
+        names = set()
+        for tid in os.listdir(tasks):
+            with open(os.path.join(tasks, tid, "comm")) as f:
+                names.add(f.read().strip())
+        for name in ("keywarden", "kw-store", "kw-store-sync", "kw-checkpoint"):
+            self.assertIn(name, names)
+
+
 class NotReadyTest(unittest.TestCase):
     def test_readyz_is_503_with_a_reason_while_palette_is_unreachable(self):
         ws = Workspace("http://127.0.0.1:9", palette={"timeout": "2s"})
