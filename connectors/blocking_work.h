@@ -9,18 +9,21 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <type_traits>
 
-#include "daemon/base/thread_name.h"
-
 namespace keywarden {
 
 boost::asio::thread_pool& blocking_pool();
+
+// Names the calling pool thread "kw-pool" the first time it runs a job (the
+// pool's threads are Asio's own, started before any code of ours runs on
+// them); later jobs on it cost a thread_local check, not a system call.
+void name_pool_thread();
 
 namespace detail {
 // A named coroutine, not a capturing lambda: a lambda coroutine's captures
 // live in the closure object, which co_spawn does not keep alive.
 template <class F>
 boost::asio::awaitable<std::invoke_result_t<F>> invoke_work(F work) {
-  name_this_thread("kw-pool");  // the pool's threads are Asio's: named by the work they run
+  name_pool_thread();
   co_return work();
 }
 }  // namespace detail

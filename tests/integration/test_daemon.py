@@ -424,7 +424,6 @@ class EndpointsTest(ScimDaemonTest):
         self.assertEqual(self.metric(text, "keywarden_store_checkpoint_failures_total"), 0)
         self.assertLess(self.metric(text, "keywarden_store_wal_pages"), 8000)
 
-
     def test_the_daemons_threads_are_named_for_what_they_do(self):
         # top -H, ps -L, perf and gdb show these names (docs/operations.md).
         tasks = f"/proc/{self.daemon.proc.pid}/task"
